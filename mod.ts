@@ -1,0 +1,10 @@
+/**
+ * migwire: a conformance suite and test harness for QEMU's live-migration wire protocol, centred on
+ * the multifd channels.
+ *
+ * @module
+ */
+
+export * from "./harness/wire/errors.ts";
+export type * from "./harness/implementation.ts";
+export * from "./harness/ram/pattern.ts";
