@@ -36,6 +36,8 @@ export interface WireErrorDetail {
   readonly received?: string | number | bigint;
   /** The value expected, or the limit exceeded. */
   readonly expected?: string | number | bigint;
+  /** The underlying error, if this one translates another (kept as `Error.cause`). */
+  readonly cause?: unknown;
 }
 
 /**
@@ -64,7 +66,10 @@ export class WireError extends Error {
   readonly expected?: string | number | bigint;
 
   constructor(errorClass: ErrorClass, summary: string, detail: WireErrorDetail = {}) {
-    super(formatMessage(errorClass, summary, detail));
+    super(
+      formatMessage(errorClass, summary, detail),
+      detail.cause === undefined ? undefined : { cause: detail.cause },
+    );
     this.name = "WireError";
     this.errorClass = errorClass;
     this.field = detail.field;

@@ -1,0 +1,168 @@
+/**
+ * TCP listening, accepting and connecting on loopback, each wait bounded.
+ *
+ * @module
+ */
+
+import type { Endpoint } from "../implementation.ts";
+import { classOf, WireError } from "../wire/errors.ts";
+import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
+
+/** The only address the harness listens on or connects to. */
+export const LOOPBACK = "127.0.0.1";
+
+/** Options of {@linkcode listen}. */
+export interface ListenOptions {
+  /** Address to listen on. Default {@linkcode LOOPBACK}. */
+  readonly hostname?: string;
+  /** Port; default 0 (the kernel picks one). */
+  readonly port?: number;
+  /** Bound of each accept when the call gives none. Default {@linkcode DEFAULT_TIMEOUT_MS}. */
+  readonly timeoutMs?: number;
+  /** Name in error messages, e.g. `destination`. */
+  readonly name?: string;
+}
+
+/**
+ * A TCP listener whose accepts are bounded. A timed-out accept stays pending, so a connection that
+ * arrives later is returned by the next call instead of being lost. Disposing it closes the
+ * listener and any connection accepted but never handed out.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "./listen.ts";
+ * await using server = listen();
+ * const client = await connect(server.endpoint, { timeoutMs: 1000 });
+ * const accepted = await server.accept({ timeoutMs: 1000, what: "main channel" });
+ * client.close();
+ * accepted.close();
+ * ```
+ */
+export class TcpListener implements AsyncDisposable {
+  /** The underlying listener. */
+  readonly listener: Deno.TcpListener;
+  readonly #timeoutMs: number;
+  readonly #name: string;
+  #pending: Promise<Deno.TcpConn | WireError> | null = null;
+  #closed = false;
+
+  constructor(listener: Deno.TcpListener, options: ListenOptions = {}) {
+    this.listener = listener;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#name = options.name ?? "listener";
+  }
+
+  /** Where peers connect to. */
+  get endpoint(): Endpoint {
+    return { hostname: this.listener.addr.hostname, port: this.listener.addr.port };
+  }
+
+  /** The port the kernel picked. */
+  get port(): number {
+    return this.listener.addr.port;
+  }
+
+  /** Accepts the next connection, `E_TIMEOUT` if none arrives within the bound. */
+  async accept(options?: WaitOptions): Promise<Deno.TcpConn> {
+    const deadline = new Deadline(
+      { ...options, what: `${options?.what ?? "a connection"} on ${this.#name} :${this.port}` },
+      this.#timeoutMs,
+    );
+    deadline.throwIfAborted();
+    try {
+      this.#pending ??= this.listener.accept().then(
+        (conn) => conn,
+        (error) =>
+          new WireError(classOf(error), `accept failed on ${this.#name}: ${error}`, {
+            field: this.#name,
+            cause: error,
+          }),
+      );
+      const result = await deadline.race(this.#pending);
+      this.#pending = null;
+      if (result instanceof WireError) throw result;
+      return result;
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** Closes the listener; a connection accepted but never handed out is closed too. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.listener.close();
+    } catch {
+      // Already closed.
+    }
+    this.#pending?.then((conn) => {
+      if (!(conn instanceof WireError)) closeQuietly(conn);
+    });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Listens on loopback, port 0 by default.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "./listen.ts";
+ * await using server = listen({ name: "destination" });
+ * console.log(server.endpoint.port > 0);
+ * ```
+ */
+export function listen(options: ListenOptions = {}): TcpListener {
+  const listener = Deno.listen({
+    hostname: options.hostname ?? LOOPBACK,
+    port: options.port ?? 0,
+    transport: "tcp",
+  });
+  return new TcpListener(listener, options);
+}
+
+/**
+ * Connects to `endpoint` within the bound; refused or reset connections are `E_IO`.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "./listen.ts";
+ * await using server = listen();
+ * const conn = await connect(server.endpoint, { timeoutMs: 1000, what: "destination" });
+ * conn.close();
+ * ```
+ */
+export async function connect(endpoint: Endpoint, options?: WaitOptions): Promise<Deno.TcpConn> {
+  const what = `${options?.what ?? "connect"} to ${endpoint.hostname}:${endpoint.port}`;
+  const deadline = new Deadline({ ...options, what }, DEFAULT_TIMEOUT_MS);
+  deadline.throwIfAborted();
+  const attempt = Deno.connect({ hostname: endpoint.hostname, port: endpoint.port });
+  try {
+    return await deadline.race(attempt);
+  } catch (error) {
+    // A connection that completes after the deadline must not leak.
+    attempt.then(closeQuietly, () => {});
+    if (error instanceof WireError) throw error;
+    throw new WireError(classOf(error), `${what} failed: ${error}`, {
+      field: "connect",
+      received: `${endpoint.hostname}:${endpoint.port}`,
+      cause: error,
+    });
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** Closes a connection or listener, ignoring "already closed". */
+export function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Networking for the harness: exact reads and whole writes with a bound on every wait, loopback
+ * listeners, TLS that interoperates with QEMU, the capture proxy and the fault proxy.
+ *
+ * Every wait takes an `AbortSignal` and a timeout and fails with a `WireError` of a canonical
+ * class (`E_TIMEOUT`, `E_TRUNCATED`, `E_TLS_PREMATURE_EOF`, `E_IO`, …); everything that starts
+ * something is an `AsyncDisposable`.
+ *
+ * @example Read an init packet within a second
+ * ```ts
+ * import { ByteReader, connect, listen } from "./mod.ts";
+ * await using listener = listen();
+ * const client = await connect(listener.endpoint, { timeoutMs: 1000 });
+ * const server = await listener.accept({ timeoutMs: 1000 });
+ * await client.write(new Uint8Array(64));
+ * const reader = new ByteReader(server, { name: "multifd channel 0" });
+ * await reader.readExactly(new Uint8Array(64), { timeoutMs: 1000, what: "init packet" });
+ * client.close();
+ * server.close();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./wait.ts";
+export * from "./read.ts";
+export * from "./write.ts";
+export * from "./listen.ts";
