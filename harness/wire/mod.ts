@@ -34,3 +34,4 @@ export * from "./packet.ts";
 export * from "./classify.ts";
 export * from "./versions.ts";
 export * from "./main_stream.ts";
+export * from "./qemu_messages.ts";
