@@ -5,6 +5,9 @@
  */
 
 import type { Command } from "./command.ts";
+import { inspectCommand } from "./inspect.ts";
 
 /** The registered commands. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [
+  inspectCommand,
+];
