@@ -6,8 +6,10 @@
 
 import type { Command } from "./command.ts";
 import { inspectCommand } from "./inspect.ts";
+import { interopCommand } from "./interop.ts";
 
 /** The registered commands. */
 export const commands: readonly Command[] = [
   inspectCommand,
+  interopCommand,
 ];

@@ -15,6 +15,8 @@ import type {
   TlsOptions,
 } from "./implementation.ts";
 import { pkiDir } from "./pki/pki.ts";
+import { resolveQemu } from "./qemu/discovery.ts";
+import { qemuImplementation } from "./qemu/implementation.ts";
 import { DEFAULT_DENSITY, patternRam, sha256Hex } from "./ram/pattern.ts";
 
 /** Default bound of a whole interop run. */
@@ -158,6 +160,30 @@ export async function runInterop(options: InteropOptions): Promise<InteropResult
   };
   emit(result);
   return { ...result, source, destination };
+}
+
+/**
+ * Resolves an implementation name: `ts` (migwire's TypeScript implementation), `qemu-7.2`,
+ * `qemu-10.0` (a discovered binary of that version), or `qemu:PATH`.
+ *
+ * @throws {Error} naming the value when nothing answers to it.
+ * @example
+ * ```ts ignore
+ * import { resolveImplementation } from "./interop.ts";
+ * console.log((await resolveImplementation("qemu-10.0")).version);
+ * ```
+ */
+export async function resolveImplementation(
+  name: string,
+  signal?: AbortSignal,
+): Promise<Implementation> {
+  if (name === "ts") {
+    throw new Error("implementation 'ts' is not available yet");
+  }
+  if (name.startsWith("qemu")) return qemuImplementation(await resolveQemu(name, { signal }));
+  throw new Error(
+    `unknown implementation '${name}': expected ts, qemu-<major>.<minor> or qemu:PATH`,
+  );
 }
 
 function info(impl: ImplementationInfo): ImplementationInfo {
