@@ -1,0 +1,487 @@
+/**
+ * The TypeScript multifd destination: a complete incoming peer of a QEMU (or TypeScript) source.
+ * It listens, classifies each connection (main or multifd), validates every init packet in
+ * QEMU's order, receives the multifd packets into its guest-RAM image, consumes the main stream to
+ * `QEMU_VM_EOF`, honours every sync point, and reports the RAM digests and a transcript of
+ * everything it saw. Any failure fails the migration with its canonical class and closes every
+ * socket and the listener.
+ *
+ * @module
+ */
+
+import type { Outcome } from "../implementation.ts";
+import { listen, type TcpListener } from "../net/listen.ts";
+import { Deadline } from "../net/wait.ts";
+import { classifyChannel } from "../wire/classify.ts";
+import { toHex } from "../wire/bytes.ts";
+import { classOf, type ErrorClass, WireError } from "../wire/errors.ts";
+import { decodeInitPacket, INIT_PACKET_SIZE, validateInitPacket } from "../wire/init_packet.ts";
+import { formatUuid } from "../wire/uuid.ts";
+import { consumeMainStream } from "./dst_main_stream.ts";
+import { receiveMultifdChannel } from "./dst_multifd.ts";
+import {
+  type DestinationEvent,
+  failedOutcome,
+  type ResolvedDestinationOptions,
+  resolveDestinationOptions,
+  type TsDestinationOptions,
+  type TsRunningDestination,
+} from "./dst_options.ts";
+import { RamImage } from "./dst_ram_image.ts";
+import { SyncBarrier } from "./dst_sync.ts";
+import type { DestinationTranscript, ObservedConnection } from "./dst_transcript.ts";
+import { type AcceptedConn, type ConnAcceptor, tcpAcceptor } from "./dst_conn.ts";
+import { tlsAcceptor } from "./dst_tls.ts";
+
+export type {
+  DestinationEvent,
+  DestinationPolicy,
+  TsDestinationOptions,
+  TsRunningDestination,
+} from "./dst_options.ts";
+export type * from "./dst_transcript.ts";
+
+/**
+ * Starts a TypeScript destination listening on loopback. Await `outcome()` for the result and
+ * dispose it (`await using`) to free everything.
+ *
+ * @example Receive one migration
+ * ```ts ignore
+ * import { startTsDestination } from "./destination.ts";
+ * await using dst = await startTsDestination({ channels: 2, ram: { mib: 16, seed: 1 } });
+ * // ... start a source towards dst.endpoint ...
+ * const outcome = await dst.outcome(AbortSignal.timeout(60_000));
+ * console.log(outcome.status, outcome.ramSha256);
+ * ```
+ */
+export async function startTsDestination(
+  options: TsDestinationOptions,
+): Promise<TsRunningDestination> {
+  const resolved = resolveDestinationOptions(options);
+  const ram = new RamImage(options.ram.mib);
+  const listener = listen({
+    hostname: options.listen?.hostname,
+    port: options.listen?.port,
+    name: "ts destination",
+    timeoutMs: resolved.acceptTimeoutMs,
+  });
+  let acceptor: ConnAcceptor;
+  try {
+    acceptor = options.tls
+      ? await tlsAcceptor(listener, options.tls, resolved.readTimeoutMs)
+      : tcpAcceptor(listener);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+  const run = new DestinationRun(options, resolved, ram, listener, acceptor);
+  run.start();
+  return run.handle();
+}
+
+interface Connection {
+  readonly accepted: AcceptedConn;
+  readonly observed: ObservedConnection;
+}
+
+class DestinationRun {
+  readonly #options: TsDestinationOptions;
+  readonly #r: ResolvedDestinationOptions;
+  readonly #ram: RamImage;
+  readonly #listener: TcpListener;
+  readonly #acceptor: ConnAcceptor;
+  readonly #barrier: SyncBarrier;
+  readonly #abort = new AbortController();
+  readonly #transcript: DestinationTranscript;
+  readonly #connections: Connection[] = [];
+  readonly #channelIds = new Set<number>();
+  readonly #channelDone: (Promise<void> | undefined)[];
+  readonly #channelsReady = Promise.withResolvers<void>();
+  readonly #done = Promise.withResolvers<Outcome>();
+  readonly #startedAt = performance.now();
+  #mainSeen = false;
+  #multifdSeen = 0;
+  #failure: WireError | null = null;
+  #bytes = 0;
+  #finished = false;
+
+  constructor(
+    options: TsDestinationOptions,
+    resolved: ResolvedDestinationOptions,
+    ram: RamImage,
+    listener: TcpListener,
+    acceptor: ConnAcceptor,
+  ) {
+    this.#options = options;
+    this.#r = resolved;
+    this.#ram = ram;
+    this.#listener = listener;
+    this.#acceptor = acceptor;
+    this.#barrier = new SyncBarrier(resolved.channels);
+    this.#channelDone = new Array(resolved.channels);
+    this.#transcript = {
+      policy: resolved.policy,
+      sourceVersion: resolved.sourceVersion,
+      layout: resolved.layout,
+      flushStyle: resolved.flushStyle,
+      channels: resolved.channels,
+      uuid: formatUuid(resolved.uuid),
+      tls: options.tls !== undefined,
+      connections: [],
+    };
+    this.#channelsReady.promise.catch(() => {});
+  }
+
+  start(): void {
+    const external = this.#options.signal;
+    if (external) {
+      const onAbort = () =>
+        this.#fail(
+          new WireError("E_TIMEOUT", `destination aborted: ${reasonText(external.reason)}`, {
+            field: "signal",
+            cause: external.reason,
+          }),
+        );
+      if (external.aborted) onAbort();
+      else external.addEventListener("abort", onAbort, { once: true });
+      this.#done.promise.finally(() => external.removeEventListener("abort", onAbort));
+    }
+    this.#emit({
+      event: "listening",
+      hostname: this.#listener.endpoint.hostname,
+      port: this.#listener.port,
+    });
+    this.#acceptLoop().catch((error) => this.#fail(error));
+  }
+
+  handle(): TsRunningDestination {
+    // deno-lint-ignore no-this-alias
+    const run = this;
+    return {
+      endpoint: this.#listener.endpoint,
+      get bytesReceived() {
+        return run.#bytes;
+      },
+      outcome: (signal?: AbortSignal) => this.#outcome(signal),
+      transcript: () => structuredClone(this.#transcript),
+      [Symbol.asyncDispose]: async () => {
+        this.#fail(new WireError("E_IO", "destination disposed before the migration ended"));
+        await this.#done.promise;
+      },
+    };
+  }
+
+  async #outcome(signal?: AbortSignal): Promise<Outcome> {
+    if (!signal) return await this.#done.promise;
+    const deadline = new Deadline({ signal, timeoutMs: Infinity, what: "the outcome" }, Infinity);
+    try {
+      return await deadline.race(this.#done.promise);
+    } catch (error) {
+      return {
+        status: "timeout",
+        errorClass: "E_TIMEOUT",
+        message: error instanceof Error ? error.message : String(error),
+        bytes: this.#bytes,
+        seconds: this.#seconds(),
+        evidence: { transcript: structuredClone(this.#transcript) },
+      };
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  #seconds(): number {
+    return (performance.now() - this.#startedAt) / 1000;
+  }
+
+  #emit(event: DestinationEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch {
+      // A listener's failure is not the migration's.
+    }
+  }
+
+  /** Accepts until the migration ends; the first accept waits for the source to start. */
+  async #acceptLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    for (let index = 0; !this.#finished; index++) {
+      let accepted: AcceptedConn;
+      try {
+        accepted = await this.#acceptor.accept({
+          signal,
+          timeoutMs: index === 0 ? this.#r.acceptTimeoutMs : Infinity,
+          what: index === 0 ? "the first connection" : "a connection",
+        });
+      } catch (error) {
+        if (this.#finished) return;
+        throw error;
+      }
+      const observed: ObservedConnection = {
+        index,
+        kind: "unknown",
+        transport: accepted.transport,
+        acceptedAtMs: Math.round(performance.now() - this.#startedAt),
+        bytes: 0,
+        end: "open",
+      };
+      this.#transcript.connections.push(observed);
+      const connection = { accepted, observed };
+      this.#connections.push(connection);
+      // Arrival order is decided here, synchronously, before any other connection is looked at.
+      const byOrder = this.#r.policy === "arrival-order" && !accepted.handshake;
+      const kind = byOrder ? this.#classify(undefined) : undefined;
+      this.#handle(connection, kind).catch((error) => this.#connectionFailed(connection, error));
+    }
+  }
+
+  #classify(first4: Uint8Array | undefined): "main" | "multifd" {
+    const kind = classifyChannel(this.#r.policy, first4, {
+      mainSeen: this.#mainSeen,
+      multifdSeen: this.#multifdSeen,
+      channels: this.#r.channels,
+      multifdEnabled: true,
+    });
+    if (kind === "main") {
+      if (this.#mainSeen) {
+        throw new WireError("E_UNKNOWN_CHANNEL", "second main channel", {
+          field: "channel.magic",
+          received: first4 ? `0x${toHex(first4)}` : "arrival order",
+          expected: "one main channel per migration",
+        });
+      }
+      this.#mainSeen = true;
+      return "main";
+    }
+    if (kind !== "multifd") {
+      throw new WireError("E_UNKNOWN_CHANNEL", `channel taken for ${kind}`, {
+        field: "channel",
+        received: kind,
+        expected: "main or multifd",
+      });
+    }
+    this.#multifdSeen++;
+    return "multifd";
+  }
+
+  async #handle(connection: Connection, decided: "main" | "multifd" | undefined): Promise<void> {
+    const { accepted, observed } = connection;
+    const signal = this.#abort.signal;
+    const wait = (what: string) => ({ signal, timeoutMs: this.#r.readTimeoutMs, what });
+    if (accepted.handshake) await accepted.handshake(wait("TLS handshake"));
+    let kind = decided;
+    if (kind === undefined) {
+      if (accepted.transport === "tls" || this.#r.policy === "arrival-order") {
+        // TLS channels cannot be peeked: the order of completed handshakes decides, as in QEMU.
+        kind = this.#classify(undefined);
+      } else {
+        const first4 = await accepted.reader.peek(4, wait("channel magic"));
+        observed.head = toHex(first4);
+        kind = this.#classify(first4);
+      }
+    }
+    observed.kind = kind;
+    if (kind === "main") {
+      this.#emit({ event: "channel", kind, index: observed.index, transport: accepted.transport });
+      await this.#runMain(connection);
+    } else {
+      await this.#runMultifd(connection);
+    }
+  }
+
+  async #runMultifd(connection: Connection): Promise<void> {
+    const { accepted, observed } = connection;
+    const signal = this.#abort.signal;
+    const raw = new Uint8Array(INIT_PACKET_SIZE);
+    await accepted.reader.readExactly(raw, {
+      signal,
+      timeoutMs: this.#r.readTimeoutMs,
+      what: "init packet",
+    });
+    observed.head ??= toHex(raw.subarray(0, 8));
+    const init = decodeInitPacket(raw);
+    observed.init = {
+      magic: init.magic,
+      version: init.version,
+      uuid: formatUuid(init.uuid),
+      id: init.id,
+      unused1: toHex(init.unused1),
+      unused2: toHex(init.unused2),
+      reservedNonZero: init.reservedNonZero,
+      raw: toHex(raw),
+    };
+    // QEMU checks `id > channels` and crashes on id == channels (spec §8.1); validateInitPacket
+    // checks `id >= channels`.
+    const id = validateInitPacket(init, {
+      uuid: this.#r.uuid,
+      channels: this.#r.channels,
+      seen: this.#channelIds,
+    });
+    observed.channelId = id;
+    this.#emit({
+      event: "channel",
+      kind: "multifd",
+      index: observed.index,
+      id,
+      transport: accepted.transport,
+    });
+    if (this.#channelIds.size === this.#r.channels) this.#channelsReady.resolve();
+    const done = receiveMultifdChannel({
+      id,
+      reader: accepted.reader,
+      layout: this.#r.layout,
+      ram: this.#ram,
+      barrier: this.#barrier,
+      signal,
+      readTimeoutMs: this.#r.readTimeoutMs,
+      cleanEnd: accepted.transport === "tls" ? "close_notify" : "fin",
+      relaxedEof: accepted.transport === "tls" && this.#options.tls?.eof === "relaxed",
+      observed,
+      onBytes: (n) => {
+        this.#bytes += n;
+      },
+    }).then((end) => {
+      observed.end = end;
+      observed.bytes = accepted.reader.bytesRead;
+      this.#barrier.channelEnded(id);
+    });
+    this.#channelDone[id] = done.catch(() => {});
+    try {
+      await done;
+    } finally {
+      this.#barrier.channelEnded(id);
+    }
+  }
+
+  async #runMain(connection: Connection): Promise<void> {
+    const { accepted, observed } = connection;
+    const signal = this.#abort.signal;
+    await consumeMainStream({
+      reader: accepted.reader,
+      ram: this.#ram,
+      barrier: this.#barrier,
+      flushStyle: this.#r.flushStyle,
+      uuid: this.#r.uuid,
+      signal,
+      readTimeoutMs: this.#r.readTimeoutMs,
+      // QEMU starts loading only once every channel is there (`migration_has_all_channels`).
+      afterHeader: () =>
+        new Deadline({
+          signal,
+          timeoutMs: this.#r.readTimeoutMs,
+          what: `${this.#r.channels} multifd channels`,
+        }, this.#r.readTimeoutMs).race(this.#channelsReady.promise).catch((error) => {
+          throw error instanceof WireError && error.errorClass === "E_TIMEOUT"
+            ? new WireError(
+              "E_TIMEOUT",
+              `only ${this.#channelIds.size} of ${this.#r.channels} multifd channels set up`,
+              { field: "channels", received: this.#channelIds.size, expected: this.#r.channels },
+            )
+            : error;
+        }),
+      observed: (main) => {
+        this.#transcript.main = main;
+      },
+    });
+    const mainBytes = accepted.reader.bytesRead;
+    observed.bytes = mainBytes;
+    this.#bytes += mainBytes;
+    // The main stream ends after the VM description: expect its end of stream.
+    if (
+      await accepted.reader.ended({ signal, timeoutMs: this.#r.readTimeoutMs, what: "main end" })
+    ) {
+      observed.end = accepted.transport === "tls" ? "close_notify" : "fin";
+    }
+    await this.#complete();
+  }
+
+  /** The main stream is done: let the channels end, then report. */
+  async #complete(): Promise<void> {
+    const grace = new Deadline(
+      { signal: this.#abort.signal, timeoutMs: this.#r.readTimeoutMs, what: "channels to end" },
+      this.#r.readTimeoutMs,
+    );
+    try {
+      await grace.race(Promise.all(this.#channelDone));
+    } catch {
+      // Channels still open after the grace period are closed below and recorded as "open".
+    } finally {
+      grace.clear();
+    }
+    if (this.#failure) return;
+    this.#finished = true;
+    const seconds = this.#seconds();
+    for (const c of this.#connections) {
+      if (c.observed.kind === "multifd" || c.observed.kind === "main") {
+        c.observed.bytes = c.accepted.reader.bytesRead;
+      }
+    }
+    const ramSha256 = await this.#ram.digest();
+    const blocks = this.#ram.blockDigests();
+    const pattern = this.#options.verifyPattern === false
+      ? undefined
+      : this.#ram.compareWithPattern(this.#options.ram);
+    if (this.#options.ramOut) await Deno.writeFile(this.#options.ramOut, this.#ram.bytes);
+    this.#transcript.result = { status: "completed", ramSha256 };
+    this.#teardown();
+    this.#done.resolve({
+      status: "completed",
+      ramSha256,
+      bytes: this.#bytes,
+      seconds,
+      evidence: {
+        blocks,
+        pattern,
+        syncPoints: this.#barrier.syncPoints,
+        transcript: structuredClone(this.#transcript),
+      },
+    });
+  }
+
+  #connectionFailed(connection: Connection, error: unknown): void {
+    const wire = asWireError(error);
+    if (!this.#failure) {
+      connection.observed.end = "error";
+      connection.observed.errorClass = wire.errorClass;
+      connection.observed.error = wire.message;
+    }
+    connection.observed.bytes = connection.accepted.reader.bytesRead;
+    this.#fail(wire);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure || this.#finished) return;
+    const wire = asWireError(error);
+    this.#failure = wire;
+    this.#finished = true;
+    this.#emit({ event: "error", class: wire.errorClass, message: wire.message });
+    this.#abort.abort(wire);
+    this.#barrier.fail(wire);
+    this.#transcript.result = { status: "failed", errorClass: wire.errorClass };
+    this.#teardown();
+    this.#done.resolve(
+      failedOutcome(wire.errorClass, wire.message, {
+        bytes: this.#bytes,
+        seconds: this.#seconds(),
+        evidence: { transcript: structuredClone(this.#transcript) },
+      }),
+    );
+  }
+
+  #teardown(): void {
+    this.#listener.close();
+    this.#acceptor.close();
+    for (const c of this.#connections) c.accepted.close();
+  }
+}
+
+function asWireError(error: unknown): WireError {
+  if (error instanceof WireError) return error;
+  const errorClass: ErrorClass = classOf(error);
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new WireError(errorClass, message, { cause: error });
+}
+
+function reasonText(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason ?? "aborted");
+}
