@@ -5,11 +5,13 @@
  */
 
 import type { Command } from "./command.ts";
+import { captureCommand } from "./capture.ts";
 import { inspectCommand } from "./inspect.ts";
 import { interopCommand } from "./interop.ts";
 
 /** The registered commands. */
 export const commands: readonly Command[] = [
+  captureCommand,
   inspectCommand,
   interopCommand,
 ];
