@@ -6,12 +6,14 @@
 
 import type { Command } from "./command.ts";
 import { captureCommand } from "./capture.ts";
+import { conformanceCommand } from "./conformance.ts";
 import { inspectCommand } from "./inspect.ts";
 import { interopCommand } from "./interop.ts";
 
 /** The registered commands. */
 export const commands: readonly Command[] = [
   captureCommand,
+  conformanceCommand,
   inspectCommand,
   interopCommand,
 ];

@@ -37,8 +37,9 @@ export interface ResultRow {
   /** The expectation's reason and reference, when one matched. */
   readonly reason?: string;
   readonly ref?: string;
-  /** The expectation pattern that matched. */
+  /** The expectation pattern that matched, and the implementation whose file holds it. */
   readonly pattern?: string;
+  readonly expectationFile?: string;
   /** Repetition index from 0, with `--repeat`. */
   readonly repeat?: number;
   readonly seconds: number;
@@ -231,6 +232,7 @@ export async function runJob(job: Job, options: RunOptions, repeat?: number): Pr
     ...(resolved.reason === undefined ? {} : { reason: resolved.reason }),
     ...(resolved.ref === undefined ? {} : { ref: resolved.ref }),
     ...(resolved.pattern === undefined ? {} : { pattern: resolved.pattern }),
+    ...(resolved.file === undefined ? {} : { expectationFile: resolved.file }),
     ...(repeat === undefined ? {} : { repeat }),
     seconds: Math.round(performance.now() - started) / 1000,
     ...(observation.transcript === undefined ? {} : { transcript: observation.transcript }),
