@@ -1,0 +1,67 @@
+/**
+ * The TypeScript implementation behind the {@linkcode Implementation} interface: `ts` classifies
+ * channels by peeking at their magic (QEMU ≥ 8.0), `ts-arrival-order` by arrival order (QEMU 7.2).
+ *
+ * @module
+ */
+
+import type {
+  DestinationOptions,
+  Implementation,
+  RunningSource,
+  SourceOptions,
+} from "../implementation.ts";
+import { startTsDestination } from "./destination.ts";
+import type { DestinationPolicy, TsRunningDestination } from "./dst_options.ts";
+
+/** migwire's own version, reported as the `ts` implementation's version. */
+export const TS_IMPLEMENTATION_VERSION = "0.1.0";
+
+/** Options of {@linkcode tsImplementation}. */
+export interface TsImplementationOptions {
+  /** Channel classification of the destination; default `peek-magic`. */
+  readonly policy?: DestinationPolicy;
+}
+
+/** The TypeScript implementation; its destinations also keep a transcript. */
+export interface TsImplementation extends Implementation {
+  destination(options: DestinationOptions): Promise<TsRunningDestination>;
+}
+
+type SourceModule = { startTsSource?: (options: SourceOptions) => Promise<RunningSource> };
+
+/**
+ * The TypeScript implementation, named `ts` (peek-magic) or `ts-arrival-order`.
+ *
+ * @example Receive a migration from any source implementation
+ * ```ts ignore
+ * import { tsImplementation } from "./implementation.ts";
+ * const ts = tsImplementation();
+ * await using dst = await ts.destination({ channels: 2, ram: { mib: 16, seed: 1 } });
+ * console.log(dst.endpoint.port);
+ * ```
+ */
+export function tsImplementation(options: TsImplementationOptions = {}): TsImplementation {
+  const policy = options.policy ?? "peek-magic";
+  return {
+    name: policy === "arrival-order" ? "ts-arrival-order" : "ts",
+    version: TS_IMPLEMENTATION_VERSION,
+    destination: (destination) => startTsDestination({ policy, ...destination }),
+    async source(source: SourceOptions): Promise<RunningSource> {
+      // Resolved at run time: the source lives in its own module, built alongside.
+      const specifier = "./source.ts";
+      let module: SourceModule;
+      try {
+        module = await import(specifier);
+      } catch (error) {
+        throw new Error(`TS source not available: ${specifier} could not be loaded`, {
+          cause: error,
+        });
+      }
+      if (typeof module.startTsSource !== "function") {
+        throw new Error(`TS source not available: ${specifier} has no startTsSource`);
+      }
+      return await module.startTsSource(source);
+    },
+  };
+}
