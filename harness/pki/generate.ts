@@ -75,7 +75,8 @@ subjectAltName = \${ENV::MIGWIRE_SAN}
  *   {@linkcode WRONG_NAME}, for hostname-mismatch cases.
  *
  * Keys are EC P-256 (PKCS#8), certificates X.509 v3 valid from 2020 to 2120. The CA keys are
- * kept as `ca-key.pem` so further leaves can be minted.
+ * kept as `ca-key.pem` so further leaves can be minted. Each set also holds `dh-params.pem`, the
+ * RFC 7919 `ffdhe2048` group, which QEMU servers would otherwise generate at every start.
  *
  * @example
  * ```ts ignore
@@ -103,6 +104,18 @@ export async function generatePki(dir: string, signal?: AbortSignal): Promise<vo
     const otherCa = await makeCa(work, other, "migwire other test CA", signal);
     await otherCa.issue(other, "server", "localhost", LOCAL_NAMES);
     await otherCa.issue(other, "client", "migwire test client", LOCAL_NAMES);
+
+    // Without dh-params.pem every QEMU TLS server generates 2048-bit DH parameters at start-up
+    // (qcrypto_tls_creds_get_dh_params_file), which costs 0.1-0.8 s per launch.
+    await openssl(
+      ["genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", "dh.pem"],
+      work,
+      LOCAL_NAMES,
+      signal,
+    );
+    for (const set of PKI_SETS) {
+      await Deno.copyFile(`${work}/dh.pem`, `${dir}/${set}/dh-params.pem`);
+    }
   } finally {
     await Deno.remove(work, { recursive: true });
   }
