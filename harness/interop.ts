@@ -17,6 +17,7 @@ import type {
 import { pkiDir } from "./pki/pki.ts";
 import { resolveQemu } from "./qemu/discovery.ts";
 import { qemuImplementation } from "./qemu/implementation.ts";
+import { tsImplementation } from "./ts/implementation.ts";
 import { DEFAULT_DENSITY, patternRam, sha256Hex } from "./ram/pattern.ts";
 
 /** Default bound of a whole interop run. */
@@ -177,9 +178,7 @@ export async function resolveImplementation(
   name: string,
   signal?: AbortSignal,
 ): Promise<Implementation> {
-  if (name === "ts") {
-    throw new Error("implementation 'ts' is not available yet");
-  }
+  if (name === "ts") return tsImplementation();
   if (name.startsWith("qemu")) return qemuImplementation(await resolveQemu(name, { signal }));
   throw new Error(
     `unknown implementation '${name}': expected ts, qemu-<major>.<minor> or qemu:PATH`,
