@@ -6,10 +6,13 @@ const pairs: [string, string, boolean][] = [
   ["qemu-7.2", "qemu-10.0", false],
   ["qemu-10.0", "qemu-7.2", true],
   ["qemu-10.0", "qemu-10.0", true],
+  ["ts", "qemu-10.0", false],
+  ["qemu-7.2", "ts", false],
+  ["ts", "ts", false],
 ];
 
 for (const [srcName, dstName, tls] of pairs) {
-  Deno.test(`interop qemu ${srcName} → ${dstName} ${tls ? "TLS" : "plain"}: digests match`, async () => {
+  Deno.test(`interop ${srcName.startsWith("qemu") || dstName.startsWith("qemu") ? "qemu " : ""}${srcName} → ${dstName} ${tls ? "TLS" : "plain"}: digests match`, async () => {
     const [src, dst] = await Promise.all([
       resolveImplementation(srcName),
       resolveImplementation(dstName),
