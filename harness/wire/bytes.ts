@@ -159,11 +159,17 @@ export class ByteCursor {
   /** Offset of the next byte to read, relative to `data`. */
   offset: number;
   readonly #view: DataView;
+  readonly #shortSignal: unknown;
 
-  constructor(data: Uint8Array, offset = 0) {
+  /**
+   * @param shortSignal thrown as is instead of an `E_TRUNCATED` error when data runs out, for
+   * incremental decoders that treat running out as "wait for more" and need it to be cheap.
+   */
+  constructor(data: Uint8Array, offset = 0, shortSignal?: unknown) {
     this.data = data;
     this.offset = offset;
     this.#view = viewOf(data);
+    this.#shortSignal = shortSignal;
   }
 
   /** Bytes left to read. */
@@ -222,6 +228,7 @@ export class ByteCursor {
 
   #need(length: number, field: string): void {
     if (length < 0 || this.offset + length > this.data.byteLength) {
+      if (this.#shortSignal !== undefined && length >= 0) throw this.#shortSignal;
       throw new WireError(
         "E_TRUNCATED",
         `data ends while reading ${field} at offset ${this.offset}`,

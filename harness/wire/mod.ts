@@ -35,3 +35,5 @@ export * from "./classify.ts";
 export * from "./versions.ts";
 export * from "./main_stream.ts";
 export * from "./qemu_messages.ts";
+export * from "./main_stream_decoder.ts";
+export * from "./vmdesc.ts";
