@@ -1,0 +1,255 @@
+/**
+ * The TypeScript multifd source: a complete peer of a QEMU destination (or of the TypeScript
+ * one). It connects the main channel and the multifd channels in the scripted order, sends each
+ * channel's init packet, regenerates the RAM section of a captured main stream of the target
+ * version around its own RAM, sends the pages over multifd in that version's packet layout, and
+ * replays the captured device sections, EOF and VM description.
+ *
+ * @module
+ */
+
+import type { Outcome, RunningSource } from "../implementation.ts";
+import { DEFAULT_TIMEOUT_MS } from "../net/wait.ts";
+import { classOf, WireError } from "../wire/errors.ts";
+import { expandOrder, openChannels, type OpenedChannels } from "./src_connect.ts";
+import { type CloseMode, readTlsClientMaterial, type SourceConnection } from "./src_connection.ts";
+import { planInit } from "./src_init.ts";
+import { MultifdSender, ScriptStop } from "./src_multifd.ts";
+import { mutationHook } from "./src_mutation.ts";
+import { PagePacker } from "./src_packer.ts";
+import { type SourceProfile, sourceProfile, targetVersionOf } from "./src_profile.ts";
+import { loadSourceRam, type SourceRam } from "./src_ram.ts";
+import { sendRamSection } from "./src_ram_section.ts";
+import { MainStreamWriter } from "./src_stream.ts";
+import type { MainTemplate } from "./src_template.ts";
+import { loadMainTemplate } from "./src_template_load.ts";
+import type { SourceEvent, TsSourceOptions } from "./source_options.ts";
+
+export type * from "./source_options.ts";
+
+/** How long `stopAfterInit` and stalls hold the channels by default. */
+export const DEFAULT_HOLD_MS = 10_000;
+
+/**
+ * Starts the TypeScript source: loads RAM and template, then migrates in the background. Errors
+ * of the migration itself end up in `outcome()`; only bad options reject here.
+ *
+ * @example
+ * ```ts ignore
+ * import { startTsSource } from "./source.ts";
+ * await using source = await startTsSource({
+ *   connect: { hostname: "127.0.0.1", port: 4444 },
+ *   channels: 2,
+ *   ram: { mib: 16, seed: 1 },
+ *   targetVersion: "10.0",
+ * });
+ * console.log((await source.outcome()).status);
+ * ```
+ */
+export async function startTsSource(options: TsSourceOptions): Promise<RunningSource> {
+  if (!Number.isInteger(options.channels) || options.channels < 1 || options.channels > 255) {
+    throw new RangeError(`channels must be an integer in 1..255, got ${options.channels}`);
+  }
+  const version = options.targetVersion ?? targetVersionOf(options.peer);
+  const profile = sourceProfile(version);
+  const [template, ram, tls] = await Promise.all([
+    loadMainTemplate(profile.version, options.mainTemplate),
+    loadSourceRam(options.ram, options.ramFile),
+    options.tls ? readTlsClientMaterial(options.tls, options.connect.hostname) : undefined,
+  ]);
+  const script = options.script ?? {};
+  const extras = script.extraChannels ?? [];
+  const total = options.channels + extras.length;
+  const inits = Array.from(
+    { length: total },
+    (_, slot) =>
+      slot < options.channels
+        ? planInit(slot, options.uuid, script.inits?.[slot])
+        : planInit(slot, options.uuid, { id: slot, ...extras[slot - options.channels] }),
+  );
+  const order = expandOrder(script.order, total);
+  const packer = new PagePacker(ram.bytes, profile.layout, template.ramBlock);
+  const mutate = mutationHook(
+    profile.layout,
+    ram.bytes.length,
+    script.mutatePacket,
+    script.mutations,
+  );
+
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const run = migrate({
+    options,
+    profile,
+    template,
+    ram,
+    packer,
+    signal,
+    mutate,
+    connectPlan: {
+      endpoint: options.connect,
+      order,
+      inits,
+      mainDelayMs: script.mainDelayMs,
+      tls,
+      closeMode: options.tls?.close ?? "clean",
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      signal,
+      onEvent: options.onEvent,
+    },
+  });
+  return {
+    outcome(outcomeSignal?: AbortSignal): Promise<Outcome> {
+      if (!outcomeSignal) return run;
+      return new Promise((resolve, reject) => {
+        const onAbort = () =>
+          reject(new WireError("E_TIMEOUT", `aborted waiting for the source's outcome`));
+        if (outcomeSignal.aborted) return onAbort();
+        outcomeSignal.addEventListener("abort", onAbort, { once: true });
+        run.then(resolve).finally(() => outcomeSignal.removeEventListener("abort", onAbort));
+      });
+    },
+    async [Symbol.asyncDispose](): Promise<void> {
+      stop.abort(new Error("source disposed"));
+      await run;
+    },
+  };
+}
+
+interface MigrateContext {
+  readonly options: TsSourceOptions;
+  readonly profile: SourceProfile;
+  readonly template: MainTemplate;
+  readonly ram: SourceRam;
+  readonly packer: PagePacker;
+  readonly signal: AbortSignal;
+  readonly mutate: ReturnType<typeof mutationHook>;
+  readonly connectPlan: Parameters<typeof openChannels>[0];
+}
+
+/** Runs the migration; never rejects: every failure becomes the outcome. */
+async function migrate(context: MigrateContext): Promise<Outcome> {
+  const { options, profile, template, ram, packer, signal } = context;
+  const started = performance.now();
+  const script = options.script ?? {};
+  const closeMode: CloseMode = options.tls?.close ?? "clean";
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const emit = (event: SourceEvent) => options.onEvent?.(event);
+  let channels: OpenedChannels | undefined;
+  let scriptEnded: string | undefined;
+  const evidence: Record<string, unknown> = {
+    targetVersion: profile.version,
+    layout: profile.layout,
+    channels: options.channels,
+  };
+  const finish = (outcome: Omit<Outcome, "bytes" | "seconds" | "ramSha256">): Outcome => {
+    const all = channels ? connectionsOf(channels) : [];
+    evidence.peerClosed = all.filter((c) => c.peerDone).map((c) => c.name);
+    if (scriptEnded) evidence.scriptEnded = scriptEnded;
+    return {
+      ...outcome,
+      ramSha256: ram.sha256,
+      bytes: all.reduce((sum, c) => sum + c.writer.bytesWritten, 0),
+      seconds: (performance.now() - started) / 1000,
+      evidence,
+    };
+  };
+  try {
+    channels = await openChannels(context.connectPlan);
+    const main = channels.main;
+    const mainWriter = main
+      ? new MainStreamWriter(main.writer, { signal, timeoutMs, what: "main stream" })
+      : undefined;
+    mainWriter?.bytes(template.prologue);
+    const lanes = channels.multifd
+      .filter((m) => m.slot < options.channels && m.init.then === "send")
+      .map((m) => ({ id: m.slot, connection: m.connection }));
+    const held = channels.multifd.some((m) => m.init.then !== "send");
+    if (script.stopAfterInit || held || !mainWriter || lanes.length === 0) {
+      await mainWriter?.flush();
+      scriptEnded = script.stopAfterInit || held
+        ? "script stopped after the init packets"
+        : "script connected no main channel or no multifd channel to send on";
+      await hold(connectionsOf(channels), script.holdMs ?? DEFAULT_HOLD_MS, signal);
+      await closeAll(channels, closeMode, signal);
+      return finish({ status: "failed", message: scriptEnded });
+    }
+    const sender = new MultifdSender(lanes, packer, {
+      pureSyncPackets: profile.pureSyncPackets,
+      mutatePacket: context.mutate,
+      signal,
+      timeoutMs,
+    });
+    try {
+      const stats = await sendRamSection({
+        main: mainWriter,
+        sender,
+        packer,
+        profile,
+        template,
+        signal,
+        onEvent: options.onEvent,
+      });
+      Object.assign(evidence, stats, { packets: sender.packets });
+      mainWriter.bytes(template.epilogue);
+      await mainWriter.flush();
+      await sender.flush();
+    } catch (error) {
+      if (!(error instanceof ScriptStop)) throw error;
+      scriptEnded = error.message;
+      await mainWriter.flush().catch(() => {});
+      await sender.flush().catch(() => {});
+      await hold(connectionsOf(channels), script.holdMs ?? DEFAULT_HOLD_MS, signal);
+      await closeAll(channels, closeMode, signal);
+      return finish({ status: "failed", message: scriptEnded });
+    }
+    await closeAll(channels, closeMode, signal);
+    return finish({ status: "completed" });
+  } catch (error) {
+    const errorClass = classOf(error);
+    const message = error instanceof Error ? error.message : String(error);
+    emit({ event: "error", class: errorClass, message });
+    if (channels) await channels[Symbol.asyncDispose]();
+    return finish({ status: "failed", errorClass, message });
+  } finally {
+    if (channels) await channels[Symbol.asyncDispose]();
+  }
+}
+
+function connectionsOf(channels: OpenedChannels): SourceConnection[] {
+  const all = channels.multifd.map((m) => m.connection);
+  return channels.main ? [channels.main, ...all] : all;
+}
+
+/** Closes every channel the same way, in parallel. */
+async function closeAll(
+  channels: OpenedChannels,
+  mode: CloseMode,
+  signal: AbortSignal,
+): Promise<void> {
+  await Promise.all(connectionsOf(channels).map((c) => c.close(mode, { signal })));
+}
+
+/** Holds the channels until the destination closes one, `ms` pass or `signal` aborts. */
+async function hold(
+  connections: SourceConnection[],
+  ms: number,
+  signal: AbortSignal,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      ...connections.filter((c) => !c.closed).map((c) => c.peerClosed),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        onAbort = () => resolve();
+        if (signal.aborted) resolve();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+  }
+}

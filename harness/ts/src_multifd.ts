@@ -1,0 +1,249 @@
+/**
+ * The multifd side of the source: hands packets to channels like QEMU's `multifd_send()` (round
+ * robin from the channel after the last one used, to the first that is free), numbers them with
+ * one global `packet_num`, and sends one SYNC packet per channel at each sync point
+ * (`multifd_send_sync_main()`), resolving once every SYNC has been written.
+ *
+ * Each channel owns two packet buffers: one is written while the next is packed, and no buffer is
+ * touched again before its write has resolved.
+ *
+ * @module
+ */
+
+import type { WaitOptions } from "../net/wait.ts";
+import { WireError } from "../wire/errors.ts";
+import { PacketBuffer, type PagePacker, type StaleFields } from "./src_packer.ts";
+import type { SourceConnection } from "./src_connection.ts";
+import type { MutatePacket, PacketView } from "./source_options.ts";
+
+const BUFFERS_PER_CHANNEL = 2;
+
+/** Thrown to end the transfer early because the script said so (a mutation that stops). */
+export class ScriptStop extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ScriptStop";
+  }
+}
+
+/** One multifd channel in use for packets. */
+class Lane {
+  readonly id: number;
+  readonly connection: SourceConnection;
+  readonly buffers: PacketBuffer[] = [];
+  readonly busy: boolean[] = [];
+  /** Packets handed to this channel so far (SYNC included). */
+  sent = 0;
+  readonly stale: StaleFields = { ramBlock: "", nextPacketSize: 0 };
+  inflight: Promise<void>[] = [];
+
+  constructor(id: number, connection: SourceConnection) {
+    this.id = id;
+    this.connection = connection;
+    for (let i = 0; i < BUFFERS_PER_CHANNEL; i++) {
+      this.buffers.push(new PacketBuffer());
+      this.busy.push(false);
+    }
+  }
+
+  freeBuffer(): number {
+    for (let i = 0; i < this.busy.length; i++) if (!this.busy[i]) return i;
+    return -1;
+  }
+}
+
+/** A packet being filled: the channel it goes to and its buffer. */
+export interface PacketSlot {
+  readonly lane: number;
+  readonly buffer: PacketBuffer;
+  readonly bufferIndex: number;
+}
+
+/** Options of a {@linkcode MultifdSender}. */
+export interface MultifdSenderOptions extends WaitOptions {
+  /** Sync packets as QEMU 9.2+ (zeroed) rather than with stale fields. */
+  readonly pureSyncPackets: boolean;
+  readonly mutatePacket?: MutatePacket;
+}
+
+/**
+ * Sends packets over a set of multifd channels.
+ *
+ * @example
+ * ```ts ignore
+ * import { MultifdSender } from "./src_multifd.ts";
+ * const sender = new MultifdSender(channels, packer, { pureSyncPackets: true });
+ * const slot = await sender.acquire();
+ * packer.packRange(slot.buffer, 0, 128, sender.nextPacketNum());
+ * sender.send(slot);
+ * await sender.sync();
+ * ```
+ */
+export class MultifdSender {
+  readonly #lanes: Lane[];
+  readonly #packer: PagePacker;
+  readonly #options: MultifdSenderOptions;
+  #next = 0;
+  #packetNum = 0;
+  #error: WireError | null = null;
+  #wake: (() => void) | null = null;
+  #bytes = 0;
+
+  constructor(
+    channels: readonly { readonly id: number; readonly connection: SourceConnection }[],
+    packer: PagePacker,
+    options: MultifdSenderOptions,
+  ) {
+    if (channels.length === 0) throw new RangeError("no multifd channel to send packets on");
+    this.#lanes = channels.map((c) => new Lane(c.id, c.connection));
+    this.#packer = packer;
+    this.#options = options;
+  }
+
+  /** Packets numbered so far. */
+  get packets(): number {
+    return this.#packetNum;
+  }
+
+  /** Bytes handed to the sockets (init packets not included). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Takes the next global `packet_num`. */
+  nextPacketNum(): number {
+    return this.#packetNum++;
+  }
+
+  /** The next free channel in round-robin order with a buffer on it, or `null` if all are busy. */
+  tryAcquire(): PacketSlot | null {
+    this.#throwIfFailed();
+    const count = this.#lanes.length;
+    for (let k = 0; k < count; k++) {
+      const i = (this.#next + k) % count;
+      const free = this.#lanes[i].freeBuffer();
+      if (free >= 0) {
+        this.#next = (i + 1) % count;
+        return this.#claim(i, free);
+      }
+    }
+    return null;
+  }
+
+  /** Waits for the next free channel in round-robin order and returns a buffer on it. */
+  async acquire(): Promise<PacketSlot> {
+    for (;;) {
+      const slot = this.tryAcquire();
+      if (slot) return slot;
+      await this.#waitForFree();
+    }
+  }
+
+  /** Hands a filled packet to its channel; the write runs in the background. */
+  send(slot: PacketSlot): void {
+    const lane = this.#lanes[slot.lane];
+    const buffer = slot.buffer;
+    const index = lane.sent++;
+    if (!buffer.sync) {
+      lane.stale.ramBlock = this.#packer.ramBlock;
+      lane.stale.nextPacketSize = buffer.normalPages * 4096;
+    }
+    let length = buffer.length;
+    let stopAfter: string | null = null;
+    const hook = this.#options.mutatePacket;
+    if (hook) {
+      const view: PacketView = {
+        header: buffer.header,
+        payload: buffer.payload,
+        sync: buffer.sync,
+      };
+      const result = hook(lane.id, index, view);
+      if (result && result.truncatePayload !== undefined) {
+        length = Math.min(length, buffer.header.length + Math.max(0, result.truncatePayload));
+        stopAfter = `payload of packet ${index} on multifd channel ${lane.id} cut to ` +
+          `${length - buffer.header.length} bytes`;
+      }
+      if (result && result.stop) {
+        stopAfter ??= `mutated packet ${index} sent on multifd channel ${lane.id}`;
+      }
+    }
+    this.#write(slot, length, stopAfter !== null && length < buffer.length);
+    if (stopAfter !== null) throw new ScriptStop(stopAfter);
+  }
+
+  /** Sends one SYNC packet per channel and resolves once all of them have been written. */
+  async sync(): Promise<void> {
+    for (let i = 0; i < this.#lanes.length; i++) {
+      const slot = await this.#acquireOn(i);
+      const lane = this.#lanes[i];
+      this.#packer.fillSync(
+        slot.buffer,
+        this.nextPacketNum(),
+        this.#options.pureSyncPackets ? null : lane.stale,
+      );
+      this.send(slot);
+    }
+    await this.flush();
+  }
+
+  /** Resolves once every packet handed over has been written. */
+  async flush(): Promise<void> {
+    for (const lane of this.#lanes) await Promise.all(lane.inflight);
+    this.#throwIfFailed();
+  }
+
+  async #acquireOn(i: number): Promise<PacketSlot> {
+    for (;;) {
+      this.#throwIfFailed();
+      const free = this.#lanes[i].freeBuffer();
+      if (free >= 0) return this.#claim(i, free);
+      await this.#waitForFree();
+    }
+  }
+
+  #claim(lane: number, bufferIndex: number): PacketSlot {
+    this.#lanes[lane].busy[bufferIndex] = true;
+    return { lane, buffer: this.#lanes[lane].buffers[bufferIndex], bufferIndex };
+  }
+
+  #write(slot: PacketSlot, length: number, closeAfter: boolean): void {
+    const lane = this.#lanes[slot.lane];
+    const data = slot.buffer.bytes.subarray(0, length);
+    const write = lane.connection.writer.write(data, {
+      signal: this.#options.signal,
+      timeoutMs: this.#options.timeoutMs,
+      what: "packet",
+    }).then(
+      async () => {
+        this.#bytes += length;
+        if (closeAfter) await lane.connection.close("clean", { signal: this.#options.signal });
+      },
+      (error) => {
+        this.#error ??= error instanceof WireError
+          ? error
+          : new WireError("E_IO", `write to ${lane.connection.name} failed: ${error}`);
+      },
+    ).finally(() => {
+      lane.busy[slot.bufferIndex] = false;
+      lane.inflight = lane.inflight.filter((p) => p !== write);
+      const wake = this.#wake;
+      this.#wake = null;
+      wake?.();
+    });
+    lane.inflight.push(write);
+  }
+
+  #waitForFree(): Promise<void> {
+    return new Promise((resolve) => {
+      const previous = this.#wake;
+      this.#wake = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  #throwIfFailed(): void {
+    if (this.#error) throw this.#error;
+  }
+}
