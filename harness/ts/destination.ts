@@ -67,9 +67,7 @@ export async function startTsDestination(
   });
   let acceptor: ConnAcceptor;
   try {
-    acceptor = options.tls
-      ? await tlsAcceptor(listener, options.tls, resolved.readTimeoutMs)
-      : tcpAcceptor(listener);
+    acceptor = options.tls ? await tlsAcceptor(listener, options.tls) : tcpAcceptor(listener);
   } catch (error) {
     listener.close();
     throw error;
@@ -386,11 +384,16 @@ class DestinationRun {
     const mainBytes = accepted.reader.bytesRead;
     observed.bytes = mainBytes;
     this.#bytes += mainBytes;
-    // The main stream ends after the VM description: expect its end of stream.
-    if (
-      await accepted.reader.ended({ signal, timeoutMs: this.#r.readTimeoutMs, what: "main end" })
-    ) {
-      observed.end = accepted.transport === "tls" ? "close_notify" : "fin";
+    // The main stream ends after the VM description: expect its end of stream. QEMU sources
+    // never end the main channel with close_notify, so an abrupt TLS end is recorded, not failed.
+    try {
+      const wait = { signal, timeoutMs: this.#r.readTimeoutMs, what: "main channel end" };
+      if (await accepted.reader.ended(wait)) {
+        observed.end = accepted.transport === "tls" ? "close_notify" : "fin";
+      }
+    } catch (error) {
+      if (!(error instanceof WireError && error.errorClass === "E_TLS_PREMATURE_EOF")) throw error;
+      observed.end = "abrupt";
     }
     await this.#complete();
   }

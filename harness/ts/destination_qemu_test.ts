@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { qemuImplementations } from "../qemu/implementation.ts";
+import { pkiDir } from "../pki/pki.ts";
 import { startTsDestination } from "./destination.ts";
 import type { DestinationTranscript } from "./dst_transcript.ts";
 
@@ -54,5 +55,59 @@ for (const qemu of qemus.filter((q) => q.name === "qemu-7.2" || q.name === "qemu
         );
       });
     }
+  });
+}
+
+const TLS_DIR = pkiDir("good");
+
+for (const qemu of qemus.filter((q) => q.name === "qemu-7.2" || q.name === "qemu-10.0")) {
+  const clean = qemu.name === "qemu-10.0";
+  Deno.test(`qemu ${qemu.name} TLS source → ts destination`, async (t) => {
+    const run = async (eof: "strict" | "relaxed") => {
+      const ram = { mib: MIB, seed: 7, density: 0.25 };
+      const signal = AbortSignal.timeout(60_000);
+      await using dst = await startTsDestination({
+        channels: 2,
+        ram,
+        peer: qemu,
+        tls: { dir: TLS_DIR, eof },
+        readTimeoutMs: 10_000,
+        signal,
+      });
+      await using src = await qemu.source({
+        channels: 2,
+        ram,
+        connect: dst.endpoint,
+        peer: { name: "ts", version: "0.1.0" },
+        tls: { dir: TLS_DIR, hostname: "localhost" },
+        signal,
+      });
+      const outcome = await dst.outcome(signal);
+      await src.outcome(signal);
+      return { outcome, transcript: dst.transcript() };
+    };
+    await t.step("strict", async () => {
+      const { outcome, transcript } = await run("strict");
+      const multifd = transcript.connections.filter((c) => c.kind === "multifd");
+      if (clean) {
+        // QEMU ≥ 10.0 ends every multifd channel with close_notify (48796f6b44).
+        assert.equal(outcome.status, "completed", outcome.message);
+        assert.equal(outcome.ramSha256, await sha256Hex(patternRam(MIB, 7, 0.25)));
+        assert.deepEqual(multifd.map((c) => c.end), ["close_notify", "close_notify"]);
+      } else {
+        // QEMU 7.2 closes without close_notify: strict refuses it, like QEMU 10.0 does.
+        assert.equal(outcome.status, "failed");
+        assert.equal(outcome.errorClass, "E_TLS_PREMATURE_EOF", outcome.message);
+      }
+      const main = transcript.connections.find((c) => c.kind === "main");
+      assert.equal(main?.transport, "tls");
+    });
+    await t.step("relaxed", async () => {
+      const { outcome, transcript } = await run("relaxed");
+      assert.equal(outcome.status, "completed", outcome.message);
+      assert.equal(outcome.ramSha256, await sha256Hex(patternRam(MIB, 7, 0.25)));
+      const ends = transcript.connections.filter((c) => c.kind === "multifd").map((c) => c.end);
+      assert.deepEqual(ends, clean ? ["close_notify", "close_notify"] : ["abrupt", "abrupt"]);
+    });
   });
 }

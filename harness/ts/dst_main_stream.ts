@@ -35,7 +35,7 @@ import {
 } from "../wire/main_stream.ts";
 import { formatUuid, uuidEquals } from "../wire/uuid.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import { decodeDeviceTail, MAX_VMDESC } from "./dst_devices.ts";
+import { decodeDeviceTail, findVmDescription, MAX_VMDESC } from "./dst_devices.ts";
 import type { RamImage } from "./dst_ram_image.ts";
 import type { SyncBarrier } from "./dst_sync.ts";
 import type { MainRecord, ObservedMain } from "./dst_transcript.ts";
@@ -479,6 +479,9 @@ class MainStreamReader {
       );
       if (n === null) break;
       length += n;
+      // Stop after the VM description, as QEMU does: the source may close without a clean end
+      // (TLS main channels never get close_notify).
+      if (tail[length - 1] === 0x7d && isCompleteTail(tail.subarray(0, length))) break;
     }
     const decoded = decodeDeviceTail(header, tail.subarray(0, length));
     for (const section of decoded.sections) {
@@ -591,5 +594,17 @@ class MainStreamReader {
     expected?: string | number,
   ): WireError {
     return new WireError("E_STREAM", summary, { field, received, expected });
+  }
+}
+
+/** Whether `tail` ends with a whole VM description (a JSON object after `EOF, 0x06, length`). */
+function isCompleteTail(tail: Uint8Array): boolean {
+  const marker = findVmDescription(tail);
+  if (marker < 0) return false;
+  try {
+    JSON.parse(new TextDecoder().decode(tail.subarray(marker + 5)));
+    return true;
+  } catch {
+    return false;
   }
 }
