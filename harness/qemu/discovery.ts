@@ -228,10 +228,11 @@ export async function resolveQemu(
   const all = options.env || options.defaults
     ? await discoverQemu(options)
     : await discoveredQemu();
-  const found = all.find((binary) =>
-    binary.major === Number(match[1]) && binary.minor === Number(match[2]) &&
-    (match[3] === undefined || binary.micro === Number(match[3]))
-  );
+  const found = all.find((binary) => binary.name === name) ??
+    all.find((binary) =>
+      binary.major === Number(match[1]) && binary.minor === Number(match[2]) &&
+      (match[3] === undefined || binary.micro === Number(match[3]))
+    );
   if (!found) {
     const have = all.map((binary) => `${binary.name} (${binary.version})`).join(", ") || "none";
     throw new Error(`no QEMU binary for '${name}'; found: ${have}. Run 'deno task setup'.`);

@@ -46,7 +46,7 @@ export interface QemuExit {
 export type ControlPlane = "answering" | "frozen" | "gone";
 
 const LAUNCH_TIMEOUT_MS = 10_000;
-const TERM_GRACE_MS = 1_000;
+const TERM_GRACE_MS = 500;
 const STDERR_LINE_LIMIT = 2_000;
 const STDERR_LINE_CHARS = 4_096;
 
@@ -368,4 +368,29 @@ async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]):
     // The pipe broke with the process; what was read is kept.
   }
   if (pending) keep(pending);
+}
+
+/**
+ * Pids of QEMU processes started by this module that are still running, according to `pgrep`
+ * (so a process that escaped the registry is found too). Empty when everything was cleaned up.
+ *
+ * @example
+ * ```ts ignore
+ * import { leftoverQemuPids } from "./process.ts";
+ * console.log(await leftoverQemuPids()); // []
+ * ```
+ */
+export async function leftoverQemuPids(signal?: AbortSignal): Promise<number[]> {
+  const timeout = AbortSignal.timeout(5_000);
+  const output = await new Deno.Command("pgrep", {
+    args: ["-f", "qemu-system"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  }).output();
+  const running = new Set(
+    new TextDecoder().decode(output.stdout).split("\n").filter(Boolean).map(Number),
+  );
+  return started.filter((pid) => running.has(pid));
 }

@@ -1,0 +1,105 @@
+/**
+ * Migration steps over QMP shared by both roles: capabilities and parameters, and waiting for a
+ * migration to end (events plus polling, bounded by a signal), turned into evidence.
+ *
+ * @module
+ */
+
+import type { QemuExit, QemuProcess } from "./process.ts";
+import { delay, QmpClosedError, QmpError } from "./qmp.ts";
+
+/** The part of `query-migrate`'s answer the harness reads. */
+export interface MigrationInfo {
+  readonly status?: string;
+  readonly "error-desc"?: string;
+  readonly "total-time"?: number;
+  readonly ram?: { readonly transferred?: number; readonly "multifd-bytes"?: number };
+  readonly "socket-address"?: ReadonlyArray<
+    { readonly type: string; readonly host?: string; readonly port?: string }
+  >;
+}
+
+/** Statuses after which a migration does not move on by itself. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "cancelled"]);
+
+/** How a wait for the end of a migration ended. */
+export type MigrationEnd =
+  /** `query-migrate` reported a final status. */
+  | { readonly kind: "status"; readonly info: MigrationInfo }
+  /** The process exited (or QMP closed with it) first. */
+  | { readonly kind: "exited"; readonly exit: QemuExit; readonly info?: MigrationInfo }
+  /** The signal fired first; `info` is the last answer, if any. */
+  | { readonly kind: "aborted"; readonly info?: MigrationInfo };
+
+const POLL_MS = 100;
+const EXIT_AFTER_CLOSE_MS = 2_000;
+
+/**
+ * Turns on multifd (and migration events) and sets parameters on one side.
+ *
+ * @example
+ * ```ts ignore
+ * import { configureMigration } from "./migration.ts";
+ * await configureMigration(qemu, { "multifd-channels": 4 }, AbortSignal.timeout(5000));
+ * ```
+ */
+export async function configureMigration(
+  qemu: QemuProcess,
+  parameters: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<void> {
+  await qemu.qmp.execute("migrate-set-capabilities", {
+    capabilities: [
+      { capability: "events", state: true },
+      { capability: "multifd", state: true },
+    ],
+  }, signal);
+  await qemu.qmp.execute("migrate-set-parameters", parameters, signal);
+}
+
+/**
+ * Waits until `query-migrate` shows a final status, the process exits, or `signal` fires. Wakes
+ * on every MIGRATION event and polls every 100 ms in between; never throws for QEMU's sake.
+ *
+ * @example
+ * ```ts ignore
+ * import { waitForMigrationEnd } from "./migration.ts";
+ * const end = await waitForMigrationEnd(qemu, AbortSignal.timeout(30_000));
+ * if (end.kind === "status") console.log(end.info.status);
+ * ```
+ */
+export async function waitForMigrationEnd(
+  qemu: QemuProcess,
+  signal: AbortSignal,
+): Promise<MigrationEnd> {
+  const done = new AbortController();
+  const scope = AbortSignal.any([signal, done.signal]);
+  const events = qemu.qmp.subscribe(scope);
+  let nextEvent: Promise<unknown> | undefined;
+  let info: MigrationInfo | undefined;
+  try {
+    while (true) {
+      if (qemu.exit) return { kind: "exited", exit: qemu.exit, info };
+      if (signal.aborted) return { kind: "aborted", info };
+      try {
+        info = await qemu.qmp.execute<MigrationInfo>("query-migrate", undefined, signal);
+      } catch (error) {
+        if (error instanceof QmpClosedError || error instanceof QmpError) {
+          const exit = await qemu.waitExit(AbortSignal.timeout(EXIT_AFTER_CLOSE_MS))
+            .catch(() => undefined);
+          if (exit) return { kind: "exited", exit, info };
+          return { kind: "aborted", info };
+        }
+        // The signal fired or the command timed out (a frozen main loop): look again.
+        continue;
+      }
+      if (info.status !== undefined && FINAL_STATUSES.has(info.status)) {
+        return { kind: "status", info };
+      }
+      nextEvent ??= events.next().then(() => nextEvent = undefined, () => {});
+      await Promise.race([nextEvent, qemu.exited, delay(POLL_MS, scope).catch(() => {})]);
+    }
+  } finally {
+    done.abort();
+  }
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { discoverQemu } from "./discovery.ts";
+import {
+  leftoverQemuPids,
+  liveQemuProcesses,
+  QemuProcess,
+  startedQemuPids,
+  TLS_CREDS_ID,
+} from "./process.ts";
+import { QmpClosedError, QmpError } from "./qmp.ts";
+import { patternRam } from "../ram/pattern.ts";
+import { pkiDir } from "../pki/pki.ts";
+
+const binaries = await discoverQemu();
+
+Deno.test("qemu: every discovered QEMU starts with -M none and reports its version over QMP", async (t) => {
+  for (const binary of binaries) {
+    await t.step(binary.name, async () => {
+      await using qemu = await QemuProcess.launch({ binary });
+      assert.deepEqual(qemu.qmp.greeting.version.qemu, {
+        major: binary.major,
+        minor: binary.minor,
+        micro: binary.micro,
+      });
+      const version = await qemu.qmp.execute<{ qemu: { major: number; minor: number } }>(
+        "query-version",
+      );
+      assert.equal(
+        `${version.qemu.major}.${version.qemu.minor}`,
+        `${binary.major}.${binary.minor}`,
+      );
+      const status = await qemu.qmp.execute<{ status: string; running: boolean }>("query-status");
+      assert.equal(status.status, "prelaunch");
+      assert.equal(status.running, false);
+      assert.equal(await qemu.controlPlane(), "answering");
+      const machine = await qemu.qmp.execute<Array<{ id: string }>>("query-memdev");
+      assert.ok(machine.some((memdev) => memdev.id === "ram"));
+    });
+  }
+});
+
+Deno.test("qemu: QMP errors are typed with QEMU's class and description", async (t) => {
+  for (const binary of binaries) {
+    await t.step(binary.name, async () => {
+      await using qemu = await QemuProcess.launch({ binary, incoming: true });
+      await assert.rejects(() => qemu.qmp.execute("no-such-command"), (error) => {
+        assert.ok(error instanceof QmpError);
+        assert.equal(error.errorClass, "CommandNotFound");
+        assert.equal(error.command, "no-such-command");
+        assert.match(error.desc, /no-such-command/);
+        return true;
+      });
+      await assert.rejects(
+        () => qemu.qmp.execute("migrate-set-parameters", { "multifd-channels": 0 }),
+        (error) => {
+          assert.ok(error instanceof QmpError);
+          assert.equal(error.errorClass, "GenericError");
+          assert.equal(
+            error.desc,
+            "Parameter 'multifd_channels' expects a value between 1 and 255",
+          );
+          return true;
+        },
+      );
+      // The session survives errors.
+      assert.equal(
+        (await qemu.qmp.execute<{ status: string }>("query-status")).status,
+        "inmigrate",
+      );
+    });
+  }
+});
+
+Deno.test("qemu: guest RAM is seeded from the pattern and read back from the shared file", async () => {
+  const binary = binaries[0];
+  if (!binary) return;
+  await using qemu = await QemuProcess.launch({ binary, ram: { mib: 4, seed: 9, density: 0.5 } });
+  assert.deepEqual(await qemu.readRam(), patternRam(4, 9, 0.5));
+  const sizes = await qemu.qmp.execute<Array<{ id: string; size: number; share: boolean }>>(
+    "query-memdev",
+  );
+  assert.deepEqual(
+    sizes.filter((m) => m.id === "ram").map((m) => [m.size, m.share]),
+    [[4 * 1024 * 1024, true]],
+  );
+});
+
+Deno.test("qemu: uuid, globals and TLS objects reach the command line and QEMU accepts them", async (t) => {
+  for (const binary of binaries) {
+    await t.step(binary.name, async () => {
+      const uuid = "12345678-9abc-def0-1122-334455667788";
+      await using qemu = await QemuProcess.launch({
+        binary,
+        uuid,
+        globals: ["migration.multifd-channels=3"],
+        tls: { dir: pkiDir("good"), endpoint: "server" },
+      });
+      assert.equal((await qemu.qmp.execute<{ UUID: string }>("query-uuid")).UUID, uuid);
+      const params = await qemu.qmp.execute<Record<string, unknown>>("query-migrate-parameters");
+      assert.equal(params["multifd-channels"], 3);
+      const creds = await qemu.qmp.execute<{ endpoint: string }>("qom-get", {
+        path: `/objects/${TLS_CREDS_ID}`,
+        property: "endpoint",
+      });
+      assert.equal(creds, "server");
+    });
+  }
+});
+
+Deno.test("qemu: a QEMU that cannot start is reported with its stderr", async () => {
+  const binary = binaries[0];
+  if (!binary) return;
+  const before = liveQemuProcesses().length;
+  await assert.rejects(
+    () => QemuProcess.launch({ binary, globals: ["migration.no-such-property=on"] }),
+    /did not start.*exit code 1.*no-such-property/s,
+  );
+  assert.equal(liveQemuProcesses().length, before);
+});
+
+Deno.test("qemu: an exit closes QMP and is reported with its code", async () => {
+  const binary = binaries[0];
+  if (!binary) return;
+  await using qemu = await QemuProcess.launch({ binary });
+  await qemu.qmp.execute("quit").catch((error) => {
+    if (!(error instanceof QmpClosedError)) throw error;
+  });
+  assert.deepEqual(await qemu.waitExit(AbortSignal.timeout(5_000)), { code: 0, signal: null });
+  await assert.rejects(() => qemu.qmp.execute("query-status"), QmpClosedError);
+  assert.equal(await qemu.controlPlane(), "gone");
+});
+
+Deno.test("qemu: a frozen QEMU is seen as frozen and still killed on dispose", async () => {
+  const binary = binaries[0];
+  if (!binary) return;
+  const qemu = await QemuProcess.launch({ binary });
+  try {
+    qemu.kill("SIGSTOP");
+    assert.equal(await qemu.controlPlane(200), "frozen");
+    assert.equal(await qemu.isControlPlaneAnswering(200), false);
+  } finally {
+    await qemu[Symbol.asyncDispose]();
+  }
+  assert.deepEqual(qemu.exit, { code: null, signal: "SIGKILL" });
+  await assert.rejects(() => Deno.stat(qemu.dir), Deno.errors.NotFound);
+});
+
+Deno.test("qemu: no QEMU started by these tests is left running", async () => {
+  assert.deepEqual(liveQemuProcesses(), []);
+  assert.ok(binaries.length === 0 || startedQemuPids().length > 0);
+  assert.deepEqual(await leftoverQemuPids(), []);
+});
