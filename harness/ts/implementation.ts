@@ -13,6 +13,7 @@ import type {
 } from "../implementation.ts";
 import { startTsDestination } from "./destination.ts";
 import type { DestinationPolicy, TsRunningDestination } from "./dst_options.ts";
+import { startTsSource } from "./source.ts";
 
 /** migwire's own version, reported as the `ts` implementation's version. */
 export const TS_IMPLEMENTATION_VERSION = "0.1.0";
@@ -27,8 +28,6 @@ export interface TsImplementationOptions {
 export interface TsImplementation extends Implementation {
   destination(options: DestinationOptions): Promise<TsRunningDestination>;
 }
-
-type SourceModule = { startTsSource?: (options: SourceOptions) => Promise<RunningSource> };
 
 /**
  * The TypeScript implementation, named `ts` (peek-magic) or `ts-arrival-order`.
@@ -47,21 +46,6 @@ export function tsImplementation(options: TsImplementationOptions = {}): TsImple
     name: policy === "arrival-order" ? "ts-arrival-order" : "ts",
     version: TS_IMPLEMENTATION_VERSION,
     destination: (destination) => startTsDestination({ policy, ...destination }),
-    async source(source: SourceOptions): Promise<RunningSource> {
-      // Resolved at run time: the source lives in its own module, built alongside.
-      const specifier = "./source.ts";
-      let module: SourceModule;
-      try {
-        module = await import(specifier);
-      } catch (error) {
-        throw new Error(`TS source not available: ${specifier} could not be loaded`, {
-          cause: error,
-        });
-      }
-      if (typeof module.startTsSource !== "function") {
-        throw new Error(`TS source not available: ${specifier} has no startTsSource`);
-      }
-      return await module.startTsSource(source);
-    },
+    source: (source: SourceOptions): Promise<RunningSource> => startTsSource(source),
   };
 }

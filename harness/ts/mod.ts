@@ -13,4 +13,5 @@
 
 export * from "./destination.ts";
 export * from "./implementation.ts";
+export * from "./source.ts";
 export type { PatternComparison, RamBlockDigest } from "./dst_ram_image.ts";
