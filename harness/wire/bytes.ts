@@ -60,23 +60,33 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 /**
- * Parses hex text into bytes; whitespace and `#` comments to the end of a line are ignored, so
- * golden vector files can be annotated.
+ * Parses hex text into bytes. Whitespace and `#` comments to the end of a line are ignored and
+ * `xx*N` repeats byte `xx` N times, so golden vector files can be annotated and stay short.
  *
+ * @throws {TypeError} naming the offending text.
  * @example
  * ```ts
  * import { fromHex } from "./bytes.ts";
- * console.log(fromHex("11 22 # magic")); // Uint8Array [0x11, 0x22]
+ * console.log(fromHex("11 22 # magic\n00*3")); // Uint8Array [0x11, 0x22, 0, 0, 0]
  * ```
  */
 export function fromHex(text: string): Uint8Array {
-  const digits = text.replace(/#[^\n]*/g, "").replace(/\s+/g, "");
-  if (digits.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(digits)) {
-    throw new TypeError(`not an even run of hex digits: ${JSON.stringify(digits.slice(0, 40))}`);
+  const tokens = text.replace(/#[^\n]*/g, " ").split(/\s+/).filter((t) => t.length > 0);
+  const parts: number[] = [];
+  for (const token of tokens) {
+    const run = /^([0-9a-fA-F]{2})\*(\d+)$/.exec(token);
+    if (run) {
+      const count = Number(run[2]);
+      if (count > 1 << 24) throw new TypeError(`hex run too long: ${token}`);
+      for (let i = 0; i < count; i++) parts.push(parseInt(run[1], 16));
+      continue;
+    }
+    if (token.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(token)) {
+      throw new TypeError(`not an even run of hex digits: ${JSON.stringify(token.slice(0, 40))}`);
+    }
+    for (let i = 0; i < token.length; i += 2) parts.push(parseInt(token.slice(i, i + 2), 16));
   }
-  const out = new Uint8Array(digits.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return Uint8Array.from(parts);
 }
 
 /**

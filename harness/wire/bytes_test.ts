@@ -46,6 +46,9 @@ Deno.test("requireBytes checks offset and length", () => {
 
 Deno.test("hex and C strings round-trip", () => {
   assertEquals(fromHex("11 22\n# comment 33\n44"), new Uint8Array([0x11, 0x22, 0x44]));
+  assertEquals(fromHex("ab*3 01"), new Uint8Array([0xab, 0xab, 0xab, 1]));
+  assertEquals(fromHex("1122#x\n3344"), new Uint8Array([0x11, 0x22, 0x33, 0x44]));
+  assertThrows(() => fromHex("a*3"), TypeError);
   assertThrows(() => fromHex("123"), TypeError);
   assertThrows(() => fromHex("zz"), TypeError);
   const field = new Uint8Array(5).fill(9);
