@@ -368,7 +368,9 @@ class MainStreamReader {
   }
 
   async #sync(): Promise<void> {
-    await this.#ctx.barrier.syncMain(this.#ctx.signal, this.#ctx.readTimeoutMs);
+    // Channels time out on their own reads first; this bound catches channels that stopped
+    // reading (e.g. waiting for a block list that never comes).
+    await this.#ctx.barrier.syncMain(this.#ctx.signal, 2 * this.#ctx.readTimeoutMs);
     this.#main.syncPoints = this.#ctx.barrier.syncPoints;
   }
 

@@ -114,14 +114,24 @@ export async function tlsAcceptor(listener: TcpListener, tls: TlsOptions): Promi
     if (entry) entry.secured.resolve(socket);
     else socket.destroy();
   });
-  server.on("tlsClientError", (error: Error, socket: nodeTls.TLSSocket) => {
-    pending.get(socket.remotePort ?? -1)?.secured.reject(
-      new WireError("E_TLS", `TLS handshake failed: ${error.message}`, {
-        field: "tls.handshake",
-        cause: error,
-      }),
-    );
-    socket.destroy();
+  // Deno's node:tls hands tlsClientError a socket already detached from its port, so failures are
+  // tied to connections through the plain socket's close instead.
+  let lastTlsError = "";
+  server.on("tlsClientError", (error: Error) => {
+    lastTlsError = error.message;
+  });
+  server.on("connection", (plain: { remotePort?: number; on(e: string, f: () => void): void }) => {
+    const port = plain.remotePort ?? -1;
+    plain.on("close", () => {
+      const entry = pending.get(port);
+      const why = lastTlsError || "connection closed";
+      entry?.secured.reject(
+        new WireError("E_TLS", `TLS handshake failed: ${why}`, {
+          field: "tls.handshake",
+          expected: verifyPeer ? "a client certificate of the destination's CA" : undefined,
+        }),
+      );
+    });
   });
   server.on("error", () => {});
   const internalPort = await new Promise<number>((resolve, reject) => {
