@@ -7,14 +7,14 @@
  */
 
 /** A QEMU version as `--version` prints it. */
-export interface QemuVersion {
+export interface QemuVersionParts {
   readonly major: number;
   readonly minor: number;
   readonly micro: number;
 }
 
 /** One usable QEMU binary. */
-export interface QemuBinary extends QemuVersion {
+export interface QemuBinary extends QemuVersionParts {
   /** `qemu-<major>.<minor>`, or `qemu:<path>` when another binary already has that name. */
   readonly name: string;
   /** `major.minor.micro`, e.g. `10.0.2`. */
@@ -54,7 +54,7 @@ const PROBE_TIMEOUT_MS = 10_000;
  */
 export function parseQemuVersion(
   text: string,
-): (QemuVersion & { readonly package?: string }) | undefined {
+): (QemuVersionParts & { readonly package?: string }) | undefined {
   const match = /QEMU emulator version (\d+)\.(\d+)\.(\d+)(?:\s*\(([^)]*)\))?/.exec(text);
   if (!match) return undefined;
   return {
@@ -70,11 +70,11 @@ export function parseQemuVersion(
  *
  * @example
  * ```ts
- * import { compareVersions } from "./discovery.ts";
- * console.log(compareVersions({ major: 7, minor: 2, micro: 0 }, { major: 10, minor: 0, micro: 0 }) < 0);
+ * import { compareVersionParts } from "./discovery.ts";
+ * console.log(compareVersionParts({ major: 7, minor: 2, micro: 0 }, { major: 10, minor: 0, micro: 0 }) < 0);
  * ```
  */
-export function compareVersions(a: QemuVersion, b: QemuVersion): number {
+export function compareVersionParts(a: QemuVersionParts, b: QemuVersionParts): number {
   return a.major - b.major || a.minor - b.minor || a.micro - b.micro;
 }
 
@@ -181,7 +181,7 @@ export async function discoverQemu(options: DiscoveryOptions = {}): Promise<Qemu
     names.add(name);
     found.push({ ...binary, name });
   }
-  return found.sort((a, b) => compareVersions(a, b) || a.name.localeCompare(b.name));
+  return found.sort((a, b) => compareVersionParts(a, b) || a.name.localeCompare(b.name));
 }
 
 let cached: Promise<QemuBinary[]> | undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  compareVersions,
+  compareVersionParts,
   discoverQemu,
   parseQemuVersion,
   probeQemu,
@@ -23,7 +23,7 @@ Deno.test("parseQemuVersion reads version and package note", () => {
   });
   assert.equal(parseQemuVersion("qemu-img version 7.2.0"), undefined);
   assert.ok(
-    compareVersions(
+    compareVersionParts(
       { major: 7, minor: 2, micro: 22 },
       parseQemuVersion(
         "QEMU emulator version 10.0.2",

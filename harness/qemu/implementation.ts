@@ -277,7 +277,7 @@ async function judge(
     ? (end.exit.signal ? "crashed" : "failed")
     : (controlPlane === "frozen" ? "frozen" : "timeout");
 
-  const message = status === "completed" ? undefined : failureMessage(qemu, info, end);
+  const message = status === "completed" ? undefined : failureMessage(qemu, info);
   const errorClass = message !== undefined
     ? classify(qemu.binary.version, message, status)
     : status === "timeout" || status === "frozen"
@@ -321,24 +321,21 @@ async function judge(
 }
 
 /** QEMU's own words for a failure: error-desc first, else the first error line on stderr. */
-function failureMessage(
-  qemu: QemuProcess,
-  info: MigrationInfo | undefined,
-  end: MigrationEnd,
-): string | undefined {
+function failureMessage(qemu: QemuProcess, info: MigrationInfo | undefined): string | undefined {
   const desc = info?.["error-desc"];
   if (desc) return desc;
   const errors = qemu.stderr
     .map((line) => line.replace(/^[^\s:]*qemu-system-[^\s:]*: /, ""))
     .filter((line) => line.trim() && !/^warning:/i.test(line));
-  if (errors.length > 0) return errors[0];
-  if (end.kind === "exited" && end.exit.signal) return `killed by ${end.exit.signal}`;
-  return undefined;
+  return errors[0];
 }
 
 function classify(version: string, message: string, status: Outcome["status"]): ErrorClass {
   const known = classifyQemuMessage(version, message);
   if (known) return known;
+  // GnuTLS texts QEMU passes through (gnutls_strerror, certificate verification) vary by GnuTLS
+  // version rather than QEMU version.
+  if (/certificate|issuer|TLS|handshake|GnuTLS/i.test(message)) return "E_TLS";
   if (status === "timeout" || status === "frozen") return "E_TIMEOUT";
   return "E_IO";
 }
