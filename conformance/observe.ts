@@ -34,10 +34,15 @@ export function expectedRamSha256(ram: RamSpec): Promise<string> {
 /** An outcome that did not arrive within its bound. */
 export const TIMED_OUT: Outcome = { status: "timeout" };
 
+/** How long an outcome may take, once its wait was aborted, to report what it saw then. */
+export const OUTCOME_GRACE_MS = 3_000;
+
 /**
- * Waits for `outcome(signal)` at most `ms` milliseconds (or until `signal` fires); an abort or a
- * timeout becomes `{status: "timeout"}` rather than an exception. Other errors become a `failed`
- * outcome carrying their class.
+ * Waits for `outcome(signal)` at most `ms` milliseconds (or until `signal` fires). When the bound
+ * fires the implementation is asked for what it saw (QEMU probes its control plane then: `frozen`
+ * or `timeout`, with evidence), given {@linkcode OUTCOME_GRACE_MS}; past that, or on an abort
+ * error, the result is `{status: "timeout"}` rather than an exception. Other errors become a
+ * `failed` outcome carrying their class.
  */
 export async function boundedOutcome(
   running: { outcome(signal?: AbortSignal): Promise<Outcome> },
@@ -46,19 +51,21 @@ export async function boundedOutcome(
 ): Promise<Outcome> {
   const bound = AbortSignal.any([signal, AbortSignal.timeout(ms)]);
   let onAbort: (() => void) | undefined;
-  const aborted = new Promise<Outcome>((resolve) => {
-    onAbort = () => resolve(TIMED_OUT);
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<Outcome>((resolve) => {
+    onAbort = () => grace = setTimeout(() => resolve(TIMED_OUT), OUTCOME_GRACE_MS);
     if (bound.aborted) onAbort();
     else bound.addEventListener("abort", onAbort, { once: true });
   });
   try {
-    return await Promise.race([running.outcome(bound), aborted]);
+    return await Promise.race([running.outcome(bound), late]);
   } catch (error) {
     const errorClass = classOf(error);
     if (errorClass === "E_TIMEOUT" || bound.aborted) return TIMED_OUT;
     return { status: "failed", errorClass, message: String((error as Error)?.message ?? error) };
   } finally {
     if (onAbort) bound.removeEventListener("abort", onAbort);
+    clearTimeout(grace);
   }
 }
 

@@ -1,17 +1,16 @@
 /**
  * The TypeScript side of the cases: the observing destination (`startTsDestination`) and the
  * scripted source (`startTsSource`), and the TypeScript implementation as implementations under
- * test.
+ * test (`ts`, `ts-arrival-order`).
  *
  * @module
  */
 
-import type { Implementation, RunningSource } from "../harness/implementation.ts";
+import type { Implementation } from "../harness/implementation.ts";
 import { startTsDestination } from "../harness/ts/destination.ts";
-import type { Harness, ObservingDestination, ScriptedSourceOptions } from "./harness.ts";
-
-/** The version string migwire's own implementation reports. */
-export const TS_VERSION = "0.1.0";
+import { TS_IMPLEMENTATION_VERSION, tsImplementation } from "../harness/ts/implementation.ts";
+import { startTsSource } from "../harness/ts/source.ts";
+import type { Harness } from "./harness.ts";
 
 /**
  * The harness every case drives: a TypeScript destination observing a source under test, and a
@@ -24,13 +23,12 @@ export const TS_VERSION = "0.1.0";
  * ```
  */
 export const tsHarness: Harness = {
-  info: { name: "ts", version: TS_VERSION },
-  observer: (options): Promise<ObservingDestination> => startTsDestination(options),
-  scriptedSource: (_options: ScriptedSourceOptions): Promise<RunningSource> =>
-    Promise.reject(new Error("the scripted TypeScript source is not available yet")),
+  info: { name: "ts", version: TS_IMPLEMENTATION_VERSION },
+  observer: (options) => startTsDestination(options),
+  scriptedSource: (options) => startTsSource(options),
 };
 
-/** The TypeScript implementation under test, as `ts` and `ts-arrival-order`. */
+/** The TypeScript implementation under test, as `ts` (peek-magic) and `ts-arrival-order`. */
 export function tsImplementations(): Implementation[] {
-  return [];
+  return [tsImplementation(), tsImplementation({ policy: "arrival-order" })];
 }
