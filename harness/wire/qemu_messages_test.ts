@@ -77,6 +77,9 @@ Deno.test("texts observed from QEMU 7.2.22 and 10.0.2 map to canonical classes (
     ["10.0.2", "multifd 1: flags received 4 flags expected 0", "E_PACKET"],
     ["10.0.2", "multifd: received packet magic 12345678, expected 11223344", "E_MAGIC"],
     ["10.0.2", "Certificate does not match the hostname localhost", "E_TLS"],
+    ["10.0.2", "Found a zero page with value 1", "E_STREAM"],
+    ["7.2.22", "Found a zero page with value 1", undefined],
+    ["10.0.2", "SWITCHOVER_START received with bad length - expecting 0, got 1", "E_STREAM"],
     ["10.0.2", "something else entirely", undefined],
   ];
   for (const [version, text, expected] of cases) {
