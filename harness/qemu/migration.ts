@@ -6,7 +6,8 @@
  */
 
 import type { QemuExit, QemuProcess } from "./process.ts";
-import { delay, QmpClosedError, QmpError } from "./qmp.ts";
+import { delay } from "./abort.ts";
+import { QmpClosedError, QmpError } from "./qmp.ts";
 
 /** The part of `query-migrate`'s answer the harness reads. */
 export interface MigrationInfo {

@@ -7,7 +7,8 @@
  */
 
 import type { QemuBinary } from "./discovery.ts";
-import { QmpClient, withSignal } from "./qmp.ts";
+import { withSignal } from "./abort.ts";
+import { QmpClient } from "./qmp.ts";
 import { patternRam } from "../ram/pattern.ts";
 
 /** The id of the TLS credentials object, for `migrate-set-parameters tls-creds`. */

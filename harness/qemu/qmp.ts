@@ -5,6 +5,8 @@
  * @module
  */
 
+import { delay, withSignal } from "./abort.ts";
+
 /** Version block of the QMP greeting. */
 export interface QmpGreeting {
   readonly version: {
@@ -307,43 +309,4 @@ async function* readLines(conn: Deno.Conn): AsyncGenerator<string, void, undefin
       throw new Error(`QMP message longer than ${MAX_LINE_BYTES} bytes`);
     }
   }
-}
-
-/** Races `promise` with `signal`: rejects with the abort reason when the signal fires first. */
-export function withSignal<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  what: string,
-): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortReason(signal, what));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal, what));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-function abortReason(signal: AbortSignal, what: string): unknown {
-  const reason = signal.reason;
-  if (reason instanceof DOMException && reason.name === "TimeoutError") {
-    return new DOMException(`timed out waiting for ${what}`, "TimeoutError");
-  }
-  return reason;
-}
-
-/** Sleeps `ms`, or rejects with the abort reason. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
