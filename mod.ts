@@ -6,5 +6,6 @@
  */
 
 export * from "./harness/wire/errors.ts";
+export * from "./harness/wire/mod.ts";
 export type * from "./harness/implementation.ts";
 export * from "./harness/ram/pattern.ts";
