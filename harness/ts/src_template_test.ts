@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { WireError } from "../wire/errors.ts";
+import { parseMainTemplate } from "./src_template.ts";
+import { loadMainTemplate, templateCandidates } from "./src_template_load.ts";
+
+const streams = new URL("../../fixtures/vectors/streams/", import.meta.url);
+
+Deno.test("the QEMU 10.0 main stream cuts into prologue, RAM section, SWITCHOVER_START, epilogue", async () => {
+  const bytes = await Deno.readFile(new URL("qemu-10.0-multifd2.bin", streams));
+  const template = parseMainTemplate(bytes);
+  assert.equal(template.ramBlock, "ram");
+  assert.equal(template.ramVersionId, 4);
+  assert.equal(template.multifdFlush, true);
+  assert.deepEqual(template.commands, [Uint8Array.of(0x08, 0x00, 0x0b, 0x00, 0x00)]);
+  // "QEVM", version 3, configuration "none".
+  assert.deepEqual(
+    template.prologue,
+    Uint8Array.of(0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3, 7, 0, 0, 0, 4, 0x6e, 0x6f, 0x6e, 0x65),
+  );
+  // Device sections start right after the RAM END footer; the stream ends with the VM description.
+  assert.equal(template.epilogue[0], 0x04);
+  assert.ok(new TextDecoder().decode(template.epilogue).includes('"vmsd_name": "globalstate"'));
+  assert.deepEqual(await loadMainTemplate("10.0"), template);
+});
+
+Deno.test("the QEMU 7.2 main stream has no flush marker and no command", async () => {
+  const bytes = await Deno.readFile(new URL("qemu-7.2-multifd2.bin", streams));
+  const template = parseMainTemplate(bytes);
+  assert.equal(template.multifdFlush, false);
+  assert.deepEqual(template.commands, []);
+  assert.equal(template.ramBlock, "ram");
+  assert.equal(template.epilogue[0], 0x04);
+});
+
+Deno.test("a stream that is not a recorded main stream is E_STREAM naming the field", async (t) => {
+  const good = await Deno.readFile(new URL("qemu-10.0-multifd2.bin", streams));
+  const cases: [string, (b: Uint8Array) => Uint8Array, RegExp][] = [
+    ["bad magic", (b) => b.map((x, i) => (i === 0 ? 0 : x)), /main\.magic/],
+    ["bad version", (b) => b.map((x, i) => (i === 7 ? 2 : x)), /main\.version/],
+    ["first section not START", (b) => b.map((x, i) => (i === 17 ? 2 : x)), /section\.type/],
+  ];
+  for (const [name, mutate, field] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => parseMainTemplate(mutate(good)), (e: unknown) => {
+        assert.ok(e instanceof WireError);
+        assert.equal(e.errorClass, "E_STREAM");
+        assert.match(e.message, field);
+        return true;
+      });
+    });
+  }
+  await t.step("cut short", () => {
+    assert.throws(() => parseMainTemplate(good.subarray(0, 40)), (e: unknown) => {
+      assert.ok(e instanceof WireError);
+      assert.equal(e.errorClass, "E_TRUNCATED");
+      return true;
+    });
+  });
+});
+
+Deno.test("no recorded stream for a version is E_STREAM naming the versions there are", async () => {
+  assert.ok(templateCandidates("9.1").length > 0);
+  await assert.rejects(loadMainTemplate("9.1"), (e: unknown) => {
+    assert.ok(e instanceof WireError);
+    assert.equal(e.errorClass, "E_STREAM");
+    assert.match(e.message, /7\.2, 10\.0/);
+    return true;
+  });
+});
