@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { patternRam, sha256Hex } from "../ram/pattern.ts";
+import { qemuImplementations } from "../qemu/implementation.ts";
+import { pkiDir } from "../pki/pki.ts";
+import { startTsSource } from "./source.ts";
+
+const qemus = (await qemuImplementations()).filter((q) =>
+  q.name === "qemu-7.2" || q.name === "qemu-10.0"
+);
+const UUID = "12345678-9abc-def0-1122-334455667788";
+
+for (const qemu of qemus) {
+  const wire = qemu.name.slice("qemu-".length);
+  for (const transport of ["plain", "tls"] as const) {
+    Deno.test(`ts source → qemu ${qemu.name} destination (${transport}) completes with the source's RAM`, async (t) => {
+      for (const channels of [1, 2, 4]) {
+        await t.step(`${channels} channel(s)`, async () => {
+          const ram = { mib: 16, seed: 60 + channels, density: 0.2 };
+          const tls = transport === "tls" ? { dir: pkiDir("good") } : undefined;
+          const signal = AbortSignal.timeout(60_000);
+          await using dst = await qemu.destination({
+            channels,
+            ram,
+            uuid: UUID,
+            tls,
+            peer: { name: "ts", version: `0.1.0+qemu-${wire}` },
+            signal,
+          });
+          await using src = await startTsSource({
+            channels,
+            ram,
+            uuid: UUID,
+            tls,
+            connect: dst.endpoint,
+            peer: qemu,
+            signal,
+          });
+          const srcOutcome = await src.outcome(signal);
+          const dstOutcome = await dst.outcome(signal);
+          assert.equal(srcOutcome.status, "completed", srcOutcome.message);
+          assert.equal(dstOutcome.status, "completed", dstOutcome.message);
+          const expected = await sha256Hex(patternRam(ram.mib, ram.seed, ram.density));
+          assert.equal(srcOutcome.ramSha256, expected);
+          // Read back from the destination's memory-backend-file.
+          assert.equal(dstOutcome.ramSha256, expected);
+          assert.equal(srcOutcome.evidence?.targetVersion, wire);
+        });
+      }
+    });
+  }
+
+  Deno.test(`ts source → qemu ${qemu.name} destination: a bad UUID is refused`, async () => {
+    const ram = { mib: 16, seed: 1 };
+    const signal = AbortSignal.timeout(60_000);
+    await using dst = await qemu.destination({
+      channels: 2,
+      ram,
+      uuid: UUID,
+      peer: { name: "ts", version: `0.1.0+qemu-${wire}` },
+      signal,
+    });
+    await using src = await startTsSource({
+      channels: 2,
+      ram,
+      uuid: "01020304-0506-0708-090a-0b0c0d0e0f10",
+      connect: dst.endpoint,
+      peer: qemu,
+      script: { stopAfterInit: true, holdMs: 2_000 },
+      signal,
+    });
+    const srcOutcome = await src.outcome(signal);
+    assert.equal(srcOutcome.status, "failed");
+    const dstOutcome = await dst.outcome(AbortSignal.timeout(3_000));
+    assert.notEqual(dstOutcome.status, "completed");
+    if (wire === "10.0") {
+      // 10.0 reports it (2b667a8c0f); 7.2 never does (spec §6.1).
+      assert.equal(dstOutcome.errorClass, "E_UUID", dstOutcome.message);
+      assert.match(
+        dstOutcome.message ?? "",
+        /received uuid '01020304-0506-0708-090a-0b0c0d0e0f10'/,
+      );
+    }
+  });
+}
