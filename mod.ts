@@ -9,3 +9,5 @@ export * from "./harness/wire/errors.ts";
 export * from "./harness/wire/mod.ts";
 export type * from "./harness/implementation.ts";
 export * from "./harness/ram/pattern.ts";
+export * from "./harness/qemu/mod.ts";
+export * from "./harness/pki/mod.ts";
