@@ -7,13 +7,17 @@
 import type { Command } from "./command.ts";
 import { captureCommand } from "./capture.ts";
 import { conformanceCommand } from "./conformance.ts";
+import { destinationCommand } from "./destination.ts";
 import { inspectCommand } from "./inspect.ts";
 import { interopCommand } from "./interop.ts";
+import { sourceCommand } from "./source.ts";
 
 /** The registered commands. */
 export const commands: readonly Command[] = [
   captureCommand,
   conformanceCommand,
+  destinationCommand,
   inspectCommand,
   interopCommand,
+  sourceCommand,
 ];
