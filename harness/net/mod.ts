@@ -26,3 +26,6 @@ export * from "./wait.ts";
 export * from "./read.ts";
 export * from "./write.ts";
 export * from "./listen.ts";
+export * from "./tls_record.ts";
+export * from "./raw_tap.ts";
+export * from "./tls.ts";
