@@ -82,3 +82,68 @@ for (const qemu of qemus) {
     }
   });
 }
+
+for (const qemu of qemus) {
+  const wire = qemu.name.slice("qemu-".length);
+  Deno.test(`ts source → qemu ${qemu.name} destination: TLS channels closed without close_notify`, async () => {
+    const ram = { mib: 16, seed: 3, density: 0.1 };
+    const signal = AbortSignal.timeout(60_000);
+    await using dst = await qemu.destination({
+      channels: 2,
+      ram,
+      tls: { dir: pkiDir("good") },
+      peer: { name: "ts", version: `0.1.0+qemu-${wire}` },
+      signal,
+    });
+    await using src = await startTsSource({
+      channels: 2,
+      ram,
+      tls: { dir: pkiDir("good"), close: "abrupt" },
+      connect: dst.endpoint,
+      peer: qemu,
+      signal,
+    });
+    assert.equal((await src.outcome(signal)).status, "completed");
+    const outcome = await dst.outcome(signal);
+    if (wire === "10.0") {
+      // e0ad300fe1 (10.0) fails the migration on a premature TLS end (spec §5.2).
+      assert.equal(outcome.status, "failed");
+      assert.equal(outcome.errorClass, "E_TLS_PREMATURE_EOF", outcome.message);
+      assert.match(outcome.message ?? "", /non-properly terminated/);
+    } else {
+      // 7.2 never reports multifd read errors on a destination (spec §5.2).
+      assert.equal(outcome.status, "completed", outcome.message);
+      assert.equal(outcome.ramSha256, await sha256Hex(patternRam(ram.mib, ram.seed, ram.density)));
+    }
+  });
+}
+
+Deno.test(
+  "ts source main-last → qemu 10.0 destination completes (channels classified by peeking)",
+  {
+    ignore: !qemus.some((q) => q.name === "qemu-10.0"),
+  },
+  async () => {
+    const qemu = qemus.find((q) => q.name === "qemu-10.0")!;
+    const ram = { mib: 16, seed: 8, density: 0.1 };
+    const signal = AbortSignal.timeout(60_000);
+    await using dst = await qemu.destination({
+      channels: 2,
+      ram,
+      peer: { name: "ts", version: "0.1.0+qemu-10.0" },
+      signal,
+    });
+    await using src = await startTsSource({
+      channels: 2,
+      ram,
+      connect: dst.endpoint,
+      peer: qemu,
+      script: { order: "main-last", mainDelayMs: 100 },
+      signal,
+    });
+    assert.equal((await src.outcome(signal)).status, "completed");
+    const outcome = await dst.outcome(signal);
+    assert.equal(outcome.status, "completed", outcome.message);
+    assert.equal(outcome.ramSha256, await sha256Hex(patternRam(ram.mib, ram.seed, ram.density)));
+  },
+);
