@@ -7,7 +7,8 @@
 
 import { WireError } from "../wire/errors.ts";
 import type { RamSpec } from "../implementation.ts";
-import { PAGE_SIZE, patternRam, sha256Hex } from "../ram/pattern.ts";
+import { createHash } from "node:crypto";
+import { PAGE_SIZE, patternRam } from "../ram/pattern.ts";
 
 /** The source's guest RAM and its digest. */
 export interface SourceRam {
@@ -49,5 +50,16 @@ export async function loadSourceRam(spec: RamSpec, file?: string): Promise<Sourc
       });
     }
   }
-  return { bytes, sha256: await sha256Hex(bytes) };
+  return { bytes, sha256: digest(bytes) };
+}
+
+const HASH_CHUNK = 4 * 1024 * 1024;
+
+/** SHA-256 in chunks: WebCrypto would copy the whole image first. */
+function digest(bytes: Uint8Array): string {
+  const hash = createHash("sha256");
+  for (let offset = 0; offset < bytes.length; offset += HASH_CHUNK) {
+    hash.update(bytes.subarray(offset, offset + HASH_CHUNK));
+  }
+  return hash.digest("hex");
 }
