@@ -97,6 +97,8 @@ class DestinationRun {
   readonly #channelsReady = Promise.withResolvers<void>();
   readonly #done = Promise.withResolvers<Outcome>();
   readonly #startedAt = performance.now();
+  /** When the first connection arrived: transfer time counts from here. */
+  #firstAcceptAt: number | undefined;
   #mainSeen = false;
   #multifdSeen = 0;
   #failure: WireError | null = null;
@@ -188,8 +190,9 @@ class DestinationRun {
     }
   }
 
+  /** Seconds since the first connection (0 before it). */
   #seconds(): number {
-    return (performance.now() - this.#startedAt) / 1000;
+    return this.#firstAcceptAt === undefined ? 0 : (performance.now() - this.#firstAcceptAt) / 1000;
   }
 
   #emit(event: DestinationEvent): void {
@@ -219,7 +222,7 @@ class DestinationRun {
         index,
         kind: "unknown",
         transport: accepted.transport,
-        acceptedAtMs: Math.round(performance.now() - this.#startedAt),
+        acceptedAtMs: Math.round((this.#firstAcceptAt ??= performance.now()) - this.#startedAt),
         bytes: 0,
         end: "open",
       };
@@ -419,11 +422,16 @@ class DestinationRun {
         c.observed.bytes = c.accepted.reader.bytesRead;
       }
     }
+    // Hashing and the pattern check come after the transfer and are timed apart from it.
+    let mark = performance.now();
     const ramSha256 = await this.#ram.digest();
-    const blocks = this.#ram.blockDigests();
+    const blocks = this.#ram.blockDigests(ramSha256);
+    const digestSeconds = (performance.now() - mark) / 1000;
+    mark = performance.now();
     const pattern = this.#options.verifyPattern === false
       ? undefined
-      : this.#ram.compareWithPattern(this.#options.ram);
+      : this.#ram.compareWithPattern(this.#options.ram, ramSha256);
+    const patternSeconds = (performance.now() - mark) / 1000;
     if (this.#options.ramOut) await Deno.writeFile(this.#options.ramOut, this.#ram.bytes);
     this.#transcript.result = { status: "completed", ramSha256 };
     this.#teardown();
@@ -435,6 +443,7 @@ class DestinationRun {
       evidence: {
         blocks,
         pattern,
+        timings: { transferSeconds: seconds, digestSeconds, patternSeconds },
         syncPoints: this.#barrier.syncPoints,
         transcript: structuredClone(this.#transcript),
       },

@@ -183,21 +183,26 @@ export class RamImage {
     return Promise.resolve(hashRange(this.bytes, 0, this.bytes.length));
   }
 
-  /** SHA-256 of each block. */
-  blockDigests(): RamBlockDigest[] {
+  /**
+   * SHA-256 of each block. `wholeSha256` (the image's digest) is reused for a block that spans
+   * the whole image, so 1 GiB is hashed once, not twice.
+   */
+  blockDigests(wholeSha256?: string): RamBlockDigest[] {
     return this.#blocks.map((b) => ({
       name: b.name,
       length: b.length,
-      sha256: hashRange(this.bytes, b.start, b.start + b.length),
+      sha256: wholeSha256 !== undefined && b.start === 0 && b.length === this.bytes.length
+        ? wholeSha256
+        : hashRange(this.bytes, b.start, b.start + b.length),
     }));
   }
 
   /**
    * Compares the image with the pattern the source was seeded with, without allocating a second
    * image: the expected digest is streamed from one chunk, and pages are compared only when the
-   * digests differ.
+   * digests differ. Pass the image's digest if it is known already.
    */
-  compareWithPattern(spec: RamSpec): PatternComparison {
+  compareWithPattern(spec: RamSpec, actualSha256?: string): PatternComparison {
     const density = spec.density ?? DEFAULT_DENSITY;
     const hash = createHash("sha256");
     const chunk = new Uint8Array(Math.min(HASH_CHUNK, this.bytes.length));
@@ -207,7 +212,7 @@ export class RamImage {
       hash.update(chunk.subarray(0, n));
     }
     const expectedSha256 = hash.digest("hex");
-    const actual = hashRange(this.bytes, 0, this.bytes.length);
+    const actual = actualSha256 ?? hashRange(this.bytes, 0, this.bytes.length);
     if (actual === expectedSha256) return { expectedSha256, matches: true, mismatchedPages: 0 };
     const page = new Uint8Array(PAGE_SIZE);
     let mismatchedPages = 0;
