@@ -17,18 +17,19 @@ export const TEMPLATE_VERSIONS: readonly string[] = ["7.2", "10.0"];
 const cache = new Map<string, Promise<MainTemplate>>();
 
 /**
- * Candidate files for `version`, in the order they are tried.
+ * Candidate files for `version`, in the order they are tried: the recorded stream, then the main
+ * connection of the plain two-channel capture (found through its manifest).
  *
  * @example
  * ```ts
  * import { templateCandidates } from "./src_template_load.ts";
- * console.log(templateCandidates("10.0").length > 0); // true
+ * console.log(templateCandidates("10.0").length); // 2
  * ```
  */
 export function templateCandidates(version: string): URL[] {
   return [
     new URL(`vectors/streams/qemu-${version}-multifd2.bin`, FIXTURES),
-    new URL(`captures/qemu-${version}-plain-2/c0.src.bin`, FIXTURES),
+    new URL(`captures/qemu-${version}-plain-2/manifest.json`, FIXTURES),
   ];
 }
 
@@ -63,7 +64,7 @@ async function load(version: string, override: string | undefined): Promise<Main
   for (const candidate of candidates) {
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(candidate);
+      bytes = await Deno.readFile(await mainStreamOf(candidate));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound && !override) continue;
       throw new WireError("E_STREAM", `cannot read main-stream template: ${error}`, {
@@ -72,8 +73,6 @@ async function load(version: string, override: string | undefined): Promise<Main
         cause: error,
       });
     }
-    // A capture's first connection need not be the main one (it is in QEMU's own order).
-    if (bytes[0] !== 0x51) continue;
     return parseMainTemplate(bytes);
   }
   throw new WireError("E_STREAM", `no recorded main stream for QEMU ${version}`, {
@@ -81,4 +80,21 @@ async function load(version: string, override: string | undefined): Promise<Main
     received: version,
     expected: `one of ${TEMPLATE_VERSIONS.join(", ")} (or pass mainTemplate)`,
   });
+}
+
+/** A capture manifest names its main connection's file; any other file is the stream itself. */
+async function mainStreamOf(candidate: string | URL): Promise<string | URL> {
+  if (!String(candidate).endsWith("manifest.json")) return candidate;
+  const manifest = JSON.parse(await Deno.readTextFile(candidate)) as {
+    connections?: { kind?: string; src?: { file?: string } }[];
+  };
+  const file = manifest.connections?.find((c) => c.kind === "main")?.src?.file;
+  if (typeof file !== "string" || !/^[\w.-]+$/.test(file)) {
+    throw new WireError("E_STREAM", "capture manifest names no main connection", {
+      field: "connections[kind=main].src.file",
+      received: String(candidate),
+    });
+  }
+  if (candidate instanceof URL) return new URL(file, candidate);
+  return candidate.slice(0, candidate.lastIndexOf("/") + 1) + file;
 }

@@ -67,3 +67,24 @@ Deno.test("no recorded stream for a version is E_STREAM naming the versions ther
     return true;
   });
 });
+
+Deno.test("a capture's main connection serves as template through its manifest", async () => {
+  const manifest = new URL(
+    "../../fixtures/captures/qemu-10.0-plain-2/manifest.json",
+    import.meta.url,
+  );
+  const fromVector = parseMainTemplate(
+    await Deno.readFile(new URL("qemu-10.0-multifd2.bin", streams)),
+  );
+  const fromCapture = await loadMainTemplate("10.0", manifest.pathname);
+  assert.deepEqual(fromCapture.prologue, fromVector.prologue);
+  assert.deepEqual(fromCapture.commands, fromVector.commands);
+  assert.equal(fromCapture.ramSectionId, fromVector.ramSectionId);
+});
+
+Deno.test("streams with pages on the main channel (no multifd) parse too", async () => {
+  for (const name of ["qemu-10.0-pages.bin", "qemu-7.2-pages.bin"]) {
+    const template = parseMainTemplate(await Deno.readFile(new URL(name, streams)));
+    assert.equal(template.ramBlock, "ram");
+  }
+});
