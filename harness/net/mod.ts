@@ -29,3 +29,4 @@ export * from "./listen.ts";
 export * from "./tls_record.ts";
 export * from "./raw_tap.ts";
 export * from "./tls.ts";
+export * from "./node_conn.ts";

@@ -10,12 +10,14 @@
 import { Duplex } from "node:stream";
 import { TlsContentType, TlsRecordTracker } from "./tls_record.ts";
 
-/** A raw byte transport: `Deno.TcpConn` has this shape. */
+/** A raw byte transport: `Deno.TcpConn` and `NodeConn` have this shape. */
 export interface RawTransport {
   read(buffer: Uint8Array): Promise<number | null>;
   write(buffer: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
+  /** Closes with RST, where the transport can (`NodeConn`). */
+  reset?(): void;
 }
 
 /** How the raw inbound direction ended: FIN, RST, or another transport error. */
@@ -115,6 +117,19 @@ export class RawTap {
   /** Sends FIN now, without waiting for an alert. */
   async closeWriteNow(): Promise<void> {
     await this.#endOutbound();
+  }
+
+  /** Closes the raw connection with RST where the transport can, else like `close()`. */
+  reset(): void {
+    if (this.#closed) return;
+    if (this.#transport.reset) {
+      this.#closed = true;
+      this.#transport.reset();
+      this.#closedWrite.resolve();
+      this.#wantMore?.();
+    } else {
+      this.close();
+    }
   }
 
   /** Closes the raw connection. */

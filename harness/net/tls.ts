@@ -21,7 +21,7 @@ import tls from "node:tls";
 import { classOf, WireError } from "../wire/errors.ts";
 import type { Endpoint } from "../implementation.ts";
 import { closeQuietly, connect, LOOPBACK } from "./listen.ts";
-import { type CloseMode, type RawEnd, RawTap } from "./raw_tap.ts";
+import { type CloseMode, type RawEnd, RawTap, type RawTransport } from "./raw_tap.ts";
 import type { TlsRecordTracker } from "./tls_record.ts";
 import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
@@ -168,6 +168,13 @@ export class TlsConnection implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Ends the connection at once with RST where the transport can (`NodeConn`), else FIN. */
+  reset(): void {
+    this.#closing ??= Promise.resolve();
+    this.#tap.reset();
+    this.#socket.destroy();
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     try {
       await this.close("clean", { timeoutMs: 2000 });
@@ -276,6 +283,219 @@ export class TlsConnection implements AsyncDisposable {
   }
 }
 
+/** A raw transport with addresses: `Deno.TcpConn` and `NodeConn` have this shape. */
+export type AddressedTransport = RawTransport & {
+  readonly localAddr: Deno.NetAddr;
+  readonly remoteAddr: Deno.NetAddr;
+};
+
+/** QEMU's verify-peer, as a server applies it. */
+export type VerifyPeer = boolean | "report";
+
+/** PEM texts a TLS server needs. */
+export interface TlsServerCredentials {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+  /**
+   * `true` requires a client certificate from the CA and rejects the handshake otherwise;
+   * `"report"` asks for one and only reports the verdict in `peer`; `false` asks for none.
+   */
+  readonly verifyPeer: VerifyPeer;
+}
+
+/** PEM texts and the expected server name a TLS client needs. */
+export interface TlsClientCredentials {
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+  /** Name the server certificate must match (QEMU's tls-hostname). */
+  readonly serverName: string;
+}
+
+/** Bounds and names of one handshake. */
+export interface HandshakeOptions {
+  /** Name in error messages, e.g. `multifd channel 1`. */
+  readonly name?: string;
+  /** Bound of the handshake, default 30 s. */
+  readonly handshakeTimeoutMs?: number;
+  /** Default bound of the connection's later waits (`peerEnded`, `close`), default 30 s. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** Server side: the TCP accept order, kept on the connection. */
+  readonly acceptIndex?: number;
+  /** Server side: called when the handshake completes, returns its completion order. */
+  readonly nextHandshakeIndex?: () => number;
+}
+
+/**
+ * Reads a server's PEM files (QEMU's names: `server-cert.pem`, `server-key.pem`, `ca-cert.pem`).
+ *
+ * @example
+ * ```ts ignore
+ * import { readTlsServerCredentials } from "./tls.ts";
+ * const credentials = await readTlsServerCredentials({
+ *   certFile: "fixtures/pki/good/server-cert.pem",
+ *   keyFile: "fixtures/pki/good/server-key.pem",
+ *   caFile: "fixtures/pki/good/ca-cert.pem",
+ * });
+ * ```
+ */
+export async function readTlsServerCredentials(
+  options: { certFile: string; keyFile: string; caFile?: string; verifyPeer?: VerifyPeer },
+): Promise<TlsServerCredentials> {
+  const verifyPeer = options.verifyPeer ?? true;
+  if (verifyPeer !== false && options.caFile === undefined) {
+    throw new WireError("E_TLS", "verifyPeer needs caFile", {
+      field: "caFile",
+      expected: "a CA certificate file",
+    });
+  }
+  const [cert, key, ca] = await Promise.all([
+    Deno.readTextFile(options.certFile),
+    Deno.readTextFile(options.keyFile),
+    options.caFile === undefined ? undefined : Deno.readTextFile(options.caFile),
+  ]);
+  return { cert, key, ca, verifyPeer };
+}
+
+/**
+ * Reads a client's PEM files.
+ *
+ * @example
+ * ```ts ignore
+ * import { readTlsClientCredentials } from "./tls.ts";
+ * const credentials = await readTlsClientCredentials({ caFile: "fixtures/pki/good/ca-cert.pem" });
+ * ```
+ */
+export async function readTlsClientCredentials(
+  options: { caFile: string; certFile?: string; keyFile?: string; serverName?: string },
+): Promise<TlsClientCredentials> {
+  const [ca, cert, key] = await Promise.all([
+    Deno.readTextFile(options.caFile),
+    options.certFile === undefined ? undefined : Deno.readTextFile(options.certFile),
+    options.keyFile === undefined ? undefined : Deno.readTextFile(options.keyFile),
+  ]);
+  return { ca, cert, key, serverName: options.serverName ?? "localhost" };
+}
+
+/**
+ * Runs the server side of a TLS 1.2 handshake over a raw connection. Throws `E_TLS` naming the
+ * connection and the reason (`E_TIMEOUT` past the bound); the transport is closed then.
+ *
+ * @example
+ * ```ts ignore
+ * import { readTlsServerCredentials, serverHandshake } from "./tls.ts";
+ * const conn = await serverHandshake(await listener.accept(), credentials, { name: "channel 0" });
+ * ```
+ */
+export async function serverHandshake(
+  transport: AddressedTransport,
+  credentials: TlsServerCredentials,
+  options: HandshakeOptions = {},
+): Promise<TlsConnection> {
+  const name = options.name ?? "tls server connection";
+  const tap = new RawTap(transport);
+  const server = tls.createServer({
+    cert: credentials.cert,
+    key: credentials.key,
+    ca: credentials.ca,
+    requestCert: credentials.verifyPeer !== false,
+    rejectUnauthorized: credentials.verifyPeer === true,
+    // TLS 1.2: session tickets travel inside the handshake and record types stay visible.
+    maxVersion: "TLSv1.2",
+  });
+  const secured = new Promise<tls.TLSSocket>((resolve, reject) => {
+    server.once("secureConnection", resolve);
+    server.once("tlsClientError", (error: Error) => reject(error));
+  });
+  return await handshake(
+    tap,
+    transport,
+    name,
+    options,
+    secured,
+    () => server.emit("connection", tap.duplex),
+  );
+}
+
+/**
+ * Runs the client side of a TLS 1.2 handshake over a raw connection. Throws `E_TLS` naming the
+ * connection and the reason (`E_TIMEOUT` past the bound); the transport is closed then.
+ *
+ * @example
+ * ```ts ignore
+ * import { clientHandshake, readTlsClientCredentials } from "./tls.ts";
+ * const conn = await clientHandshake(await connect(endpoint), credentials, { name: "main" });
+ * ```
+ */
+export async function clientHandshake(
+  transport: AddressedTransport,
+  credentials: TlsClientCredentials,
+  options: HandshakeOptions = {},
+): Promise<TlsConnection> {
+  const name = options.name ?? "tls client";
+  const tap = new RawTap(transport);
+  let socket: tls.TLSSocket | undefined;
+  const secured = new Promise<tls.TLSSocket>((resolve, reject) => {
+    socket = tls.connect({
+      socket: tap.duplex,
+      ca: credentials.ca,
+      cert: credentials.cert,
+      key: credentials.key,
+      servername: credentials.serverName,
+      maxVersion: "TLSv1.2",
+    });
+    socket.once("secureConnect", () => resolve(socket!));
+    socket.once("error", reject);
+  });
+  return await handshake(tap, transport, name, options, secured, () => {});
+}
+
+async function handshake(
+  tap: RawTap,
+  transport: AddressedTransport,
+  name: string,
+  options: HandshakeOptions,
+  secured: Promise<tls.TLSSocket>,
+  start: () => void,
+): Promise<TlsConnection> {
+  secured.catch(() => {});
+  const deadline = new Deadline(
+    {
+      signal: options.signal,
+      timeoutMs: options.handshakeTimeoutMs,
+      what: `TLS handshake on ${name}`,
+    },
+    DEFAULT_TIMEOUT_MS,
+  );
+  try {
+    deadline.throwIfAborted();
+    start();
+    const socket = await deadline.race(secured);
+    return new TlsConnection(socket, tap, {
+      name,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      localAddr: transport.localAddr,
+      remoteAddr: transport.remoteAddr,
+      acceptIndex: options.acceptIndex,
+      handshakeIndex: options.nextHandshakeIndex?.(),
+    });
+  } catch (error) {
+    tap.close();
+    if (error instanceof WireError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new WireError(
+      "E_TLS",
+      `TLS handshake failed on ${name} (after ${tap.inbound.bytes} bytes in, ` +
+        `${tap.outbound.bytes} out): ${reason}`,
+      { field: name, cause: error },
+    );
+  } finally {
+    deadline.clear();
+  }
+}
+
 /** Options of {@linkcode listenTlsServer}. */
 export interface TlsServerOptions {
   /** Server certificate (PEM), e.g. `fixtures/pki/good/server-cert.pem`. */
@@ -284,17 +504,13 @@ export interface TlsServerOptions {
   readonly keyFile: string;
   /** CA (PEM) client certificates must chain to; needed when `verifyPeer` is not `false`. */
   readonly caFile?: string;
-  /**
-   * QEMU's verify-peer: `true` requires a client certificate from the CA and rejects the
-   * handshake otherwise; `"report"` asks for one and only reports the verdict in `peer`;
-   * `false` asks for none. Default `true`.
-   */
-  readonly verifyPeer?: boolean | "report";
+  /** QEMU's verify-peer (see {@linkcode TlsServerCredentials}). Default `true`. */
+  readonly verifyPeer?: VerifyPeer;
   /** Address to listen on, default loopback. */
   readonly hostname?: string;
   /** Port, default 0 (any). */
   readonly port?: number;
-  /** Bound of each wait (accept, reads through `peerEnded`, close), default 30 s. */
+  /** Bound of each wait (accept, `peerEnded`, close), default 30 s. */
   readonly timeoutMs?: number;
   /** Bound of each handshake, default 30 s. */
   readonly handshakeTimeoutMs?: number;
@@ -328,7 +544,7 @@ type Settled = TlsConnection | WireError;
 export class TlsServer implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #options: TlsServerOptions;
-  readonly #pem: { cert: string; key: string; ca?: string };
+  readonly #credentials: TlsServerCredentials;
   readonly #timeoutMs: number;
   readonly #name: string;
   readonly #queue: Promise<Settled>[] = [];
@@ -341,11 +557,11 @@ export class TlsServer implements AsyncDisposable {
   /** Use {@linkcode listenTlsServer}. */
   constructor(
     listener: Deno.TcpListener,
-    pem: { cert: string; key: string; ca?: string },
+    credentials: TlsServerCredentials,
     options: TlsServerOptions,
   ) {
     this.#listener = listener;
-    this.#pem = pem;
+    this.#credentials = credentials;
     this.#options = options;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#name = options.name ?? "tls server";
@@ -443,53 +659,27 @@ export class TlsServer implements AsyncDisposable {
 
   /** Never rejects: a failure is returned as a `WireError`. */
   async #handshake(conn: Deno.TcpConn, index: number): Promise<Settled> {
-    const tap = new RawTap(conn);
-    this.#live.add(tap);
-    const name = `${this.#name} connection ${index}`;
-    const verify = this.#options.verifyPeer ?? true;
-    const server = tls.createServer({
-      cert: this.#pem.cert,
-      key: this.#pem.key,
-      ca: this.#pem.ca,
-      requestCert: verify !== false,
-      rejectUnauthorized: verify === true,
-      // TLS 1.2: session tickets travel inside the handshake and record types stay visible.
-      maxVersion: "TLSv1.2",
-    });
-    const deadline = new Deadline(
-      { timeoutMs: this.#options.handshakeTimeoutMs ?? DEFAULT_TIMEOUT_MS, what: "handshake" },
-      DEFAULT_TIMEOUT_MS,
-    );
+    this.#live.add(conn);
     try {
-      const secured = new Promise<tls.TLSSocket>((resolve, reject) => {
-        server.once("secureConnection", resolve);
-        server.once("tlsClientError", (error: Error) => reject(error));
-      });
-      server.emit("connection", tap.duplex);
-      const socket = await deadline.race(secured);
-      this.#live.delete(tap);
-      const connection = new TlsConnection(socket, tap, {
-        name,
+      const connection = await serverHandshake(conn, this.#credentials, {
+        name: `${this.#name} connection ${index}`,
         timeoutMs: this.#timeoutMs,
-        localAddr: conn.localAddr,
-        remoteAddr: conn.remoteAddr,
+        handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
         acceptIndex: index,
-        handshakeIndex: this.#handshaken++,
+        nextHandshakeIndex: () => this.#handshaken++,
       });
-      this.#live.add({ close: () => void connection[Symbol.asyncDispose]() });
+      this.#live.delete(conn);
+      if (this.#closed) {
+        await connection[Symbol.asyncDispose]();
+      } else {
+        this.#live.add({ close: () => void connection[Symbol.asyncDispose]() });
+      }
       return connection;
     } catch (error) {
-      this.#live.delete(tap);
-      tap.close();
-      const reason = error instanceof Error ? error.message : String(error);
-      return new WireError(
-        error instanceof WireError ? error.errorClass : "E_TLS",
-        `TLS handshake failed on ${name} (after ${tap.inbound.bytes} bytes in, ` +
-          `${tap.outbound.bytes} out): ${reason}`,
-        { field: name, cause: error },
-      );
-    } finally {
-      deadline.clear();
+      this.#live.delete(conn);
+      return error instanceof WireError
+        ? error
+        : new WireError("E_TLS", String(error), { field: this.#name, cause: error });
     }
   }
 }
@@ -510,24 +700,13 @@ export class TlsServer implements AsyncDisposable {
  * ```
  */
 export async function listenTlsServer(options: TlsServerOptions): Promise<TlsServer> {
-  const verify = options.verifyPeer ?? true;
-  if (verify !== false && options.caFile === undefined) {
-    throw new WireError("E_TLS", "verifyPeer needs caFile", {
-      field: "caFile",
-      expected: "a CA certificate file",
-    });
-  }
-  const [cert, key, ca] = await Promise.all([
-    Deno.readTextFile(options.certFile),
-    Deno.readTextFile(options.keyFile),
-    options.caFile === undefined ? undefined : Deno.readTextFile(options.caFile),
-  ]);
+  const credentials = await readTlsServerCredentials(options);
   const listener = Deno.listen({
     hostname: options.hostname ?? LOOPBACK,
     port: options.port ?? 0,
     transport: "tcp",
   });
-  return new TlsServer(listener, { cert, key, ca }, options);
+  return new TlsServer(listener, credentials, options);
 }
 
 /** Options of {@linkcode connectTls}. */
@@ -568,50 +747,15 @@ export interface TlsClientOptions extends WaitOptions {
  */
 export async function connectTls(options: TlsClientOptions): Promise<TlsConnection> {
   const name = options.name ?? "tls client";
-  const [ca, cert, key] = await Promise.all([
-    Deno.readTextFile(options.caFile),
-    options.certFile === undefined ? undefined : Deno.readTextFile(options.certFile),
-    options.keyFile === undefined ? undefined : Deno.readTextFile(options.keyFile),
-  ]);
+  const credentials = await readTlsClientCredentials(options);
   const endpoint = { hostname: options.hostname ?? LOOPBACK, port: options.port };
-  const deadline = new Deadline(
-    { ...options, what: `TLS handshake on ${name}` },
-    DEFAULT_TIMEOUT_MS,
-  );
   const conn = await connect(endpoint, { ...options, what: name });
-  const tap = new RawTap(conn);
-  try {
-    const socket = tls.connect({
-      socket: tap.duplex,
-      ca,
-      cert,
-      key,
-      servername: options.serverName ?? "localhost",
-      maxVersion: "TLSv1.2",
-    });
-    await deadline.race(
-      new Promise<void>((resolve, reject) => {
-        socket.once("secureConnect", () => resolve());
-        socket.once("error", reject);
-      }),
-    );
-    return new TlsConnection(socket, tap, {
-      name,
-      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      localAddr: conn.localAddr,
-      remoteAddr: conn.remoteAddr,
-    });
-  } catch (error) {
-    tap.close();
-    if (error instanceof WireError) throw error;
-    throw new WireError(
-      "E_TLS",
-      `TLS handshake failed on ${name} to ${endpoint.hostname}:${endpoint.port}: ${error}`,
-      { field: name, cause: error },
-    );
-  } finally {
-    deadline.clear();
-  }
+  return await clientHandshake(conn, credentials, {
+    name,
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    handshakeTimeoutMs: options.timeoutMs,
+  });
 }
 
 function peerOf(socket: tls.TLSSocket): TlsPeer {
