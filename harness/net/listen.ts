@@ -6,7 +6,7 @@
 
 import type { Endpoint } from "../implementation.ts";
 import { classOf, WireError } from "../wire/errors.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
+import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
 
 /** The only address the harness listens on or connects to. */
 export const LOOPBACK = "127.0.0.1";
@@ -25,7 +25,8 @@ export interface ListenOptions {
 
 /**
  * A TCP listener whose accepts are bounded. A timed-out accept stays pending, so a connection that
- * arrives later is returned by the next call instead of being lost. Disposing it closes the
+ * arrives later is returned by the next call instead of being lost. Concurrent accepts are served
+ * in call order, one connection each. Disposing it closes the
  * listener and any connection accepted but never handed out.
  *
  * @example
@@ -45,6 +46,7 @@ export class TcpListener implements AsyncDisposable {
   readonly #name: string;
   #pending: Promise<Deno.TcpConn | WireError> | null = null;
   #closed = false;
+  readonly #serial = new Serial();
 
   constructor(listener: Deno.TcpListener, options: ListenOptions = {}) {
     this.listener = listener;
@@ -69,7 +71,9 @@ export class TcpListener implements AsyncDisposable {
       this.#timeoutMs,
     );
     deadline.throwIfAborted();
+    let release: (() => void) | undefined;
     try {
+      release = await this.#serial.acquire(deadline);
       this.#pending ??= this.listener.accept().then(
         (conn) => conn,
         (error) =>
@@ -83,6 +87,7 @@ export class TcpListener implements AsyncDisposable {
       if (result instanceof WireError) throw result;
       return result;
     } finally {
+      release?.();
       deadline.clear();
     }
   }

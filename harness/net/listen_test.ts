@@ -45,3 +45,16 @@ Deno.test("connect to a closed port is E_IO naming the endpoint", async () => {
   assert.equal(error.errorClass, "E_IO");
   assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
 });
+
+Deno.test("concurrent accepts get one connection each, in call order", async () => {
+  await using listener = listen();
+  const accepts = [0, 1, 2].map(() => listener.accept({ timeoutMs: 2000 }));
+  const clients: Deno.TcpConn[] = [];
+  for (let i = 0; i < 3; i++) clients.push(await connect(listener.endpoint, { timeoutMs: 2000 }));
+  const accepted = await Promise.all(accepts);
+  assert.deepEqual(
+    accepted.map((c) => c.remoteAddr.port),
+    clients.map((c) => c.localAddr.port),
+  );
+  for (const c of [...accepted, ...clients]) c.close();
+});

@@ -30,3 +30,4 @@ export * from "./tls_record.ts";
 export * from "./raw_tap.ts";
 export * from "./tls.ts";
 export * from "./node_conn.ts";
+export * from "./capture_proxy.ts";

@@ -12,7 +12,7 @@ import type { Endpoint } from "../implementation.ts";
 import { WireError } from "../wire/errors.ts";
 import { LOOPBACK } from "./listen.ts";
 import type { RawEnd, RawTransport } from "./raw_tap.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
+import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
 
 /** Received bytes a connection queues before it stops reading (backpressure). */
 const QUEUE_LIMIT = 4 << 20;
@@ -225,6 +225,7 @@ export class NodeListener implements AsyncDisposable {
   readonly #server: net.Server;
   readonly #name: string;
   readonly #pending: net.Socket[] = [];
+  readonly #serial = new Serial();
   #wake: (() => void) | null = null;
   #closed = false;
   #accepted = 0;
@@ -277,7 +278,9 @@ export class NodeListener implements AsyncDisposable {
       DEFAULT_TIMEOUT_MS,
     );
     deadline.throwIfAborted();
+    let release: (() => void) | undefined;
     try {
+      release = await this.#serial.acquire(deadline);
       while (this.#pending.length === 0) {
         if (this.#closed) {
           throw new WireError("E_IO", `${this.#name} is closed`, { field: this.#name });
@@ -286,6 +289,7 @@ export class NodeListener implements AsyncDisposable {
       }
       return new NodeConn(this.#pending.shift()!);
     } finally {
+      release?.();
       deadline.clear();
     }
   }

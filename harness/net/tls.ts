@@ -23,9 +23,12 @@ import type { Endpoint } from "../implementation.ts";
 import { closeQuietly, connect, LOOPBACK } from "./listen.ts";
 import { type CloseMode, type RawEnd, RawTap, type RawTransport } from "./raw_tap.ts";
 import type { TlsRecordTracker } from "./tls_record.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
+import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
 
 export type { CloseMode, RawEnd } from "./raw_tap.ts";
+
+/** Decrypted bytes a connection queues unread before it stops reading its peer. */
+const READ_QUEUE_LIMIT = 4 << 20;
 
 /** How a TLS peer ended its direction. */
 export type CloseKind = "close_notify" | "abrupt";
@@ -209,50 +212,73 @@ export class TlsConnection implements AsyncDisposable {
 
   #makeReadable(): ReadableStream<Uint8Array> {
     const socket = this.#socket;
-    let done = false;
+    // Own queue, handed out one chunk per read: a stream error must not discard chunks still
+    // queued (controller.error() would), so the end is reported only once the queue is empty.
+    const queue: Uint8Array[] = [];
+    let queued = 0;
+    let ending: { error?: WireError } | null = null;
+    let cancelled = false;
+    let wake: (() => void) | null = null;
+    const signal = () => {
+      const resume = wake;
+      wake = null;
+      resume?.();
+    };
+    const end = (error?: WireError) => {
+      ending ??= { error };
+      signal();
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      if (cancelled) return;
+      this.#plaintextIn += chunk.length;
+      queue.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      queued += chunk.length;
+      if (queued >= READ_QUEUE_LIMIT) socket.pause();
+      signal();
+    });
+    socket.on("end", async () => {
+      // 'end' can come before the tap has seen FIN only if a close_notify came first.
+      if (!this.#tap.peerSentCloseNotify) await this.#tap.inboundDone;
+      const kind = this.#tap.peerSentCloseNotify ? "close_notify" : "abrupt";
+      this.#closeKind = kind;
+      this.#peerEnd.resolve(kind);
+      end(kind === "close_notify" ? undefined : this.#endError());
+    });
+    socket.on("error", async (error: Error) => {
+      if (this.#tap.inboundEnd === null) await Promise.race([this.#tap.inboundDone, tick()]);
+      const wire = this.#tap.inboundEnd !== null && !this.#tap.peerSentCloseNotify
+        ? this.#endError()
+        : this.#wireError(error, "read");
+      if (this.#tap.inboundEnd !== null) {
+        this.#closeKind ??= this.#tap.peerSentCloseNotify ? "close_notify" : "abrupt";
+        this.#peerEnd.resolve(this.#closeKind);
+      } else {
+        this.#peerEnd.reject(wire);
+      }
+      end(wire);
+    });
     return new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        socket.on("data", (chunk: Uint8Array) => {
-          if (done) return;
-          this.#plaintextIn += chunk.length;
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 1) <= 0) socket.pause();
-        });
-        socket.on("end", async () => {
-          // 'end' can come before the tap has seen FIN only if a close_notify came first.
-          if (!this.#tap.peerSentCloseNotify) await this.#tap.inboundDone;
-          const kind = this.#tap.peerSentCloseNotify ? "close_notify" : "abrupt";
-          this.#closeKind = kind;
-          this.#peerEnd.resolve(kind);
-          if (done) return;
-          done = true;
-          if (kind === "close_notify") controller.close();
-          else controller.error(this.#endError());
-        });
-        socket.on("error", async (error: Error) => {
-          if (this.#tap.inboundEnd === null) await Promise.race([this.#tap.inboundDone, tick()]);
-          const wire = this.#tap.inboundEnd !== null && !this.#tap.peerSentCloseNotify
-            ? this.#endError()
-            : this.#wireError(error, "read");
-          if (this.#tap.inboundEnd !== null) {
-            this.#closeKind ??= this.#tap.peerSentCloseNotify ? "close_notify" : "abrupt";
-            this.#peerEnd.resolve(this.#closeKind);
-          } else {
-            this.#peerEnd.reject(wire);
-          }
-          if (done) return;
-          done = true;
-          controller.error(wire);
-        });
-      },
-      pull: () => {
-        if (socket.isPaused()) socket.resume();
+      pull: async (controller) => {
+        while (queue.length === 0 && ending === null) {
+          await new Promise<void>((resolve) => wake = resolve);
+        }
+        const chunk = queue.shift();
+        if (chunk) {
+          queued -= chunk.length;
+          if (queued < READ_QUEUE_LIMIT / 2 && socket.isPaused()) socket.resume();
+          controller.enqueue(chunk);
+        } else if (ending?.error) {
+          controller.error(ending.error);
+        } else {
+          controller.close();
+        }
       },
       cancel: () => {
-        done = true;
+        cancelled = true;
+        queue.length = 0;
         socket.resume();
       },
-    }, { highWaterMark: 4 << 20, size: (chunk) => chunk.byteLength });
+    }, { highWaterMark: 0 });
   }
 
   #endError(): WireError {
@@ -549,6 +575,7 @@ export class TlsServer implements AsyncDisposable {
   readonly #name: string;
   readonly #queue: Promise<Settled>[] = [];
   readonly #live = new Set<{ close(): void }>();
+  readonly #serial = new Serial();
   #waiter: (() => void) | null = null;
   #accepted = 0;
   #handshaken = 0;
@@ -594,7 +621,9 @@ export class TlsServer implements AsyncDisposable {
       this.#timeoutMs,
     );
     deadline.throwIfAborted();
+    let release: (() => void) | undefined;
     try {
+      release = await this.#serial.acquire(deadline);
       while (this.#queue.length === 0) {
         if (this.#closed) {
           throw new WireError("E_IO", `${this.#name} is closed`, { field: this.#name });
@@ -606,6 +635,7 @@ export class TlsServer implements AsyncDisposable {
       if (result instanceof WireError) throw result;
       return result;
     } finally {
+      release?.();
       deadline.clear();
     }
   }

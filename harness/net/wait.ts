@@ -135,3 +135,40 @@ export async function withTimeout<T>(promise: Promise<T>, options?: WaitOptions)
     deadline.clear();
   }
 }
+
+/**
+ * Runs callers one at a time in call order, each wait for its turn bounded by its own deadline.
+ * A caller that gives up waiting still keeps its place, so later callers never overtake the
+ * ones before it.
+ *
+ * @example
+ * ```ts
+ * import { Deadline, Serial } from "./wait.ts";
+ * const serial = new Serial();
+ * const deadline = new Deadline({ timeoutMs: 1000 }, 30_000);
+ * const release = await serial.acquire(deadline);
+ * try {
+ *   // one caller at a time here
+ * } finally {
+ *   release();
+ *   deadline.clear();
+ * }
+ * ```
+ */
+export class Serial {
+  #tail: Promise<void> = Promise.resolve();
+
+  /** Waits for every earlier caller to release; returns this caller's release. */
+  async acquire(deadline: Deadline): Promise<() => void> {
+    const previous = this.#tail;
+    const mine = Promise.withResolvers<void>();
+    this.#tail = mine.promise;
+    try {
+      await deadline.race(previous);
+    } catch (error) {
+      previous.then(() => mine.resolve());
+      throw error;
+    }
+    return () => mine.resolve();
+  }
+}
