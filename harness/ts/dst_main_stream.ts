@@ -36,6 +36,7 @@ import {
 import { formatUuid, uuidEquals } from "../wire/uuid.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import { decodeDeviceTail, findVmDescription, MAX_VMDESC } from "./dst_devices.ts";
+import { StreamBuffer } from "./dst_stream_buffer.ts";
 import type { RamImage } from "./dst_ram_image.ts";
 import type { SyncBarrier } from "./dst_sync.ts";
 import type { MainRecord, ObservedMain } from "./dst_transcript.ts";
@@ -92,13 +93,13 @@ export async function consumeMainStream(ctx: MainStreamContext): Promise<void> {
 
 class MainStreamReader {
   readonly #ctx: MainStreamContext;
-  readonly #scratch = new Uint8Array(256);
-  readonly #view = new DataView(this.#scratch.buffer);
+  readonly #in: StreamBuffer;
   #main!: ObservedMain;
   #ram: RamSectionState | null = null;
 
   constructor(ctx: MainStreamContext) {
     this.#ctx = ctx;
+    this.#in = new StreamBuffer(ctx.reader, (what) => this.#wait(what));
   }
 
   async run(): Promise<void> {
@@ -136,7 +137,7 @@ class MainStreamReader {
     await this.#ctx.afterHeader?.();
     await this.#configuration();
     for (;;) {
-      const at = this.#ctx.reader.bytesRead;
+      const at = this.#in.position;
       const type = await this.#u8("main.section_type");
       switch (type) {
         case QEMU_VM_SECTION_START:
@@ -209,7 +210,7 @@ class MainStreamReader {
 
   /** `QEMU_VM_CONFIGURATION` with `vmstate_configuration` and its subsections. */
   async #configuration(): Promise<void> {
-    const at = this.#ctx.reader.bytesRead;
+    const at = this.#in.position;
     const type = await this.#u8("main.configuration");
     if (type !== QEMU_VM_CONFIGURATION) {
       throw this.#streamError(
@@ -259,8 +260,8 @@ class MainStreamReader {
           "none (the TypeScript destination supports no validated capability)",
         );
       } else if (name === "configuration/uuid") {
-        await this.#exact(16, "main.configuration.uuid");
-        const received = this.#scratch.slice(0, 16);
+        await this.#in.fill(16, "main.configuration.uuid");
+        const received = this.#in.take(16).slice();
         if (!uuidEquals(received, this.#ctx.uuid)) {
           throw new WireError("E_UUID", "configuration UUID is not the destination's", {
             field: "main.configuration.uuid",
@@ -290,14 +291,18 @@ class MainStreamReader {
     this.#main.records.push({ type: kind, at, ...header, ram });
     const image = this.#ctx.ram;
     for (;;) {
-      await this.#exact(8, "main.ram.addr");
-      const hi = this.#view.getUint32(0);
-      const lo = this.#view.getUint32(4);
+      // Hot path: records are parsed from the read-ahead buffer without awaiting.
+      const input = this.#in;
+      if (input.available < 8) await input.fill(8, "main.ram.addr");
+      const hi = input.u32();
+      const lo = input.u32();
       const flags = lo & (PAGE_SIZE - 1);
       const addr = hi * 0x1_0000_0000 + ((lo - flags) >>> 0);
       let block: string | null = null;
       if (flags & (RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_XBZRLE)) {
-        block = await this.#blockFromStream(flags);
+        block = flags & RAM_SAVE_FLAG_CONTINUE && this.#ram!.lastBlock !== null
+          ? this.#ram!.lastBlock
+          : await this.#blockFromStream(flags);
         const length = image.block(block)?.length ?? 0;
         if (addr > length - PAGE_SIZE) {
           throw this.#streamError(
@@ -314,7 +319,8 @@ class MainStreamReader {
           image.setBlocks(ram.blocks);
           break;
         case RAM_SAVE_FLAG_ZERO: {
-          const fill = await this.#u8("main.ram.zero_fill");
+          if (input.available < 1) await input.fill(1, "main.ram.zero_fill");
+          const fill = input.u8();
           if (fill !== 0) {
             // QEMU 7.2 memset the page with it; 9.0+ refuse ("Found a zero page with value").
             throw this.#streamError(
@@ -324,16 +330,13 @@ class MainStreamReader {
               0,
             );
           }
-          image.page(block!, addr, 1).fill(0);
+          image.zero(block!, addr, 1);
           ram.zeroPages++;
           this.#main.zeroPages++;
           break;
         }
         case RAM_SAVE_FLAG_PAGE:
-          await this.#ctx.reader.readExactly(
-            image.page(block!, addr, 1),
-            this.#wait("main.ram.page"),
-          );
+          await input.readInto(image.page(block!, addr, 1), "main.ram.page");
           ram.normalPages++;
           this.#main.normalPages++;
           break;
@@ -416,8 +419,8 @@ class MainStreamReader {
         );
       }
       const name = await this.#string("main.ram.block.idstr");
-      await this.#exact(8, "main.ram.block.used_length");
-      const length = this.#view.getUint32(0) * 0x1_0000_0000 + this.#view.getUint32(4);
+      await this.#in.fill(8, "main.ram.block.used_length");
+      const length = this.#in.u32() * 0x1_0000_0000 + this.#in.u32();
       if (length > left) {
         throw this.#streamError(
           "RAM block longer than the total announced",
@@ -475,10 +478,7 @@ class MainStreamReader {
         grown.set(tail);
         tail = grown;
       }
-      const n = await this.#ctx.reader.read(
-        tail.subarray(length),
-        this.#wait("main.device_sections"),
-      );
+      const n = await this.#in.read(tail.subarray(length), "main.device_sections");
       if (n === null) break;
       length += n;
       // Stop after the VM description, as QEMU does: the source may close without a clean end
@@ -511,8 +511,8 @@ class MainStreamReader {
 
   /** After `QEMU_VM_EOF` of a stream without device sections: the VM description, if any. */
   async #vmDescription(): Promise<void> {
-    const at = this.#ctx.reader.bytesRead;
-    if (await this.#ctx.reader.ended(this.#wait("main.vmdescription"))) return;
+    const at = this.#in.position;
+    if (await this.#in.ended("main.vmdescription")) return;
     const type = await this.#u8("main.vmdescription");
     if (type !== QEMU_VM_VMDESCRIPTION) {
       throw this.#streamError(
@@ -532,7 +532,7 @@ class MainStreamReader {
       );
     }
     const json = new Uint8Array(length);
-    await this.#ctx.reader.readExactly(json, this.#wait("main.vmdescription"));
+    await this.#in.readInto(json, "main.vmdescription");
     try {
       this.#main.vmdescription = JSON.parse(new TextDecoder().decode(json));
     } catch {
@@ -545,35 +545,28 @@ class MainStreamReader {
     return { signal: this.#ctx.signal, timeoutMs: this.#ctx.readTimeoutMs, what };
   }
 
-  async #exact(n: number, what: string): Promise<void> {
-    await this.#ctx.reader.readExactly(this.#scratch.subarray(0, n), this.#wait(what));
-  }
-
   async #u8(what: string): Promise<number> {
-    await this.#exact(1, what);
-    return this.#scratch[0];
+    if (this.#in.available < 1) await this.#in.fill(1, what);
+    return this.#in.u8();
   }
 
   async #peekU8(what: string): Promise<number> {
-    return (await this.#ctx.reader.peek(1, this.#wait(what)))[0];
+    if (this.#in.available < 1) await this.#in.fill(1, what);
+    return this.#in.peekU8();
   }
 
   async #u16(what: string): Promise<number> {
-    await this.#exact(2, what);
-    return this.#view.getUint16(0);
+    if (this.#in.available < 2) await this.#in.fill(2, what);
+    return this.#in.u16();
   }
 
   async #u32(what: string): Promise<number> {
-    await this.#exact(4, what);
-    return this.#view.getUint32(0);
+    if (this.#in.available < 4) await this.#in.fill(4, what);
+    return this.#in.u32();
   }
 
   async #skip(n: number, what: string): Promise<void> {
-    for (let left = n; left > 0;) {
-      const step = Math.min(left, this.#scratch.length);
-      await this.#exact(step, what);
-      left -= step;
-    }
+    await this.#in.skip(n, what);
   }
 
   /** A u8 length then that many Latin-1 bytes (idstrs are at most 255 bytes, no NUL). */
@@ -583,9 +576,10 @@ class MainStreamReader {
   }
 
   async #latin1(length: number, what: string): Promise<string> {
-    await this.#exact(length, what);
+    if (this.#in.available < length) await this.#in.fill(length, what);
+    const bytes = this.#in.take(length);
     let text = "";
-    for (let i = 0; i < length; i++) text += String.fromCharCode(this.#scratch[i]);
+    for (let i = 0; i < length; i++) text += String.fromCharCode(bytes[i]);
     return text;
   }
 

@@ -130,9 +130,7 @@ export async function receiveMultifdChannel(ctx: MultifdChannelContext): Promise
       await reader.readExactly(ram.page(decoded.ramBlock, offsets[i], run), wait("page payload"));
       i += run;
     }
-    for (let i = normal; i < normal + zero; i++) {
-      ram.page(decoded.ramBlock, offsets[i], 1).fill(0);
-    }
+    for (let i = normal; i < normal + zero; i++) ram.zero(decoded.ramBlock, offsets[i], 1);
     observed.packets!++;
     observed.normalPages! += normal;
     observed.zeroPages! += zero;

@@ -178,6 +178,20 @@ export class RamImage {
     return this.bytes.subarray(block.start + offset, block.start + end);
   }
 
+  /** Zero-fills `pages` pages of `blockName` at `offset`, checked like {@linkcode page}, no view. */
+  zero(blockName: string, offset: number, pages: number): void {
+    const block = this.#byName.get(blockName);
+    const end = offset + pages * PAGE_SIZE;
+    if (!block || offset < 0 || end > block.length) {
+      throw new WireError("E_PACKET", "zero page outside every RAM block", {
+        field: "page.offset",
+        received: `${JSON.stringify(blockName)}+${offset}`,
+        expected: block ? `< ${block.length}` : "a known block",
+      });
+    }
+    this.bytes.fill(0, block.start + offset, block.start + end);
+  }
+
   /** SHA-256 (hex) of the whole image. */
   digest(): Promise<string> {
     return Promise.resolve(hashRange(this.bytes, 0, this.bytes.length));
