@@ -107,6 +107,12 @@ export const conformanceCommand: Command = {
     const controller = new AbortController();
     const onSignal = () => controller.abort(new Error("interrupted"));
     Deno.addSignalListener("SIGINT", onSignal);
+    // A stray rejection inside an implementation must cost one case, not the whole run.
+    const onRejection = (event: PromiseRejectionEvent) => {
+      event.preventDefault();
+      console.error(`conformance: unhandled rejection: ${event.reason}`);
+    };
+    globalThis.addEventListener("unhandledrejection", onRejection);
     const started = performance.now();
     let results;
     try {
@@ -121,6 +127,7 @@ export const conformanceCommand: Command = {
       });
     } finally {
       Deno.removeSignalListener("SIGINT", onSignal);
+      globalThis.removeEventListener("unhandledrejection", onRejection);
     }
     const model = await writeReports(out, {
       implementations: selected.map(({ name, version }) => ({ name, version })),
