@@ -3,6 +3,7 @@ import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { qemuImplementations } from "../qemu/implementation.ts";
 import { pkiDir } from "../pki/pki.ts";
 import { startTsDestination } from "./destination.ts";
+import { tsImplementation } from "./implementation.ts";
 import type { DestinationTranscript } from "./dst_transcript.ts";
 
 const qemus = await qemuImplementations();
@@ -109,5 +110,35 @@ for (const qemu of qemus.filter((q) => q.name === "qemu-7.2" || q.name === "qemu
       const ends = transcript.connections.filter((c) => c.kind === "multifd").map((c) => c.end);
       assert.deepEqual(ends, clean ? ["close_notify", "close_notify"] : ["abrupt", "abrupt"]);
     });
+  });
+}
+
+const qemu72 = qemus.find((q) => q.name === "qemu-7.2");
+if (qemu72) {
+  Deno.test("qemu qemu-7.2 source → ts-arrival-order destination (QEMU 7.2's own rule)", async () => {
+    const ram = { mib: MIB, seed: 9, density: 0.5 };
+    const signal = AbortSignal.timeout(60_000);
+    await using dst = await tsImplementation({ policy: "arrival-order" }).destination({
+      channels: 3,
+      ram,
+      peer: qemu72,
+      signal,
+    });
+    await using src = await qemu72.source({
+      channels: 3,
+      ram,
+      connect: dst.endpoint,
+      peer: { name: "ts-arrival-order", version: "0.1.0" },
+      signal,
+    });
+    const outcome = await dst.outcome(signal);
+    await src.outcome(signal);
+    assert.equal(outcome.status, "completed", outcome.message);
+    assert.equal(outcome.ramSha256, await sha256Hex(patternRam(MIB, 9, 0.5)));
+    const transcript = dst.transcript();
+    assert.equal(transcript.policy, "arrival-order");
+    assert.equal(transcript.connections[0].kind, "main");
+    // Arrival order never peeks, so the main channel has no recorded head.
+    assert.equal(transcript.connections[0].head, undefined);
   });
 }
