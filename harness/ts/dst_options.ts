@@ -160,7 +160,15 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-/** An outcome's status for a failure class. */
+/**
+ * A failed outcome with its canonical class.
+ *
+ * @example
+ * ```ts
+ * import { failedOutcome } from "./dst_options.ts";
+ * console.log(failedOutcome("E_UUID", "uuid mismatch").status); // "failed"
+ * ```
+ */
 export function failedOutcome(
   errorClass: ErrorClass,
   message: string,

@@ -33,15 +33,25 @@ const RELAY_BUFFER = 256 * 1024;
 /** Decrypted bytes a connection may hold unread before its relay stops reading the source. */
 const MAX_QUEUED = 4 * 1024 * 1024;
 
-/** Follows TLS record boundaries in one direction of a stream. */
+/**
+ * Follows TLS record boundaries in one direction of a stream.
+ *
+ * @example
+ * ```ts
+ * import { TlsRecordTracker } from "./dst_tls.ts";
+ * const tracker = new TlsRecordTracker();
+ * tracker.feed(new Uint8Array([21, 3, 3, 0, 2, 1, 0])); // an alert record, whole
+ * console.log(tracker.endsWithAlert); // true
+ * ```
+ */
 export class TlsRecordTracker {
   #header = new Uint8Array(5);
   #headerFill = 0;
   #bodyLeft = 0;
   /** Content type of the last whole record, or -1. */
-  lastType = -1;
+  lastType: number = -1;
   /** Whether an application-data record has passed. */
-  sawApplicationData = false;
+  sawApplicationData: boolean = false;
 
   /** Feeds the next bytes of the stream. */
   feed(bytes: Uint8Array): void {
