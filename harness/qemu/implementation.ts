@@ -96,18 +96,17 @@ async function startDestination(
 ): Promise<RunningDestination> {
   const info = versionInfo(binary.version);
   const unsupported: string[] = [];
-  let knobs = knobsFor("destination", binary, options.peer, { tls: options.tls !== undefined });
-  const globals = globalsOf(knobs);
   const eof = options.tls?.eof;
+  // Only QEMU >= 10.0 fails on a missing close_notify, and only it has the property.
+  const eofConfigurable = info.tlsPrematureEof.value === "fails";
+  const clean = "migration.multifd-clean-tls-termination";
+  const knobs = knobsFor("destination", binary, options.peer, { tls: options.tls !== undefined })
+    // An explicit choice overrides the automatic knob.
+    .filter((knob) => !(eof !== undefined && eofConfigurable && knob.name === clean));
+  const globals = globalsOf(knobs);
   if (eof !== undefined) {
-    if (info.tlsPrematureEof.value === "fails") {
-      // An explicit choice overrides the automatic knob.
-      knobs = knobs.filter((knob) => knob.name !== "migration.multifd-clean-tls-termination");
-      globals.splice(0, globals.length, ...globalsOf(knobs));
-      globals.push(`migration.multifd-clean-tls-termination=${eof === "strict" ? "on" : "off"}`);
-    } else {
-      unsupported.push(`tls.eof=${eof} (${binary.name} has no such setting)`);
-    }
+    if (eofConfigurable) globals.push(`${clean}=${eof === "strict" ? "on" : "off"}`);
+    else unsupported.push(`tls.eof=${eof} (${binary.name} has no such setting)`);
   }
 
   const qemu = await QemuProcess.launch({
@@ -277,7 +276,9 @@ async function judge(
     ? (end.exit.signal ? "crashed" : "failed")
     : (controlPlane === "frozen" ? "frozen" : "timeout");
 
-  const message = status === "completed" ? undefined : failureMessage(qemu, info);
+  // A completed migration can still carry an error-desc (e.g. a 10.0 destination after a 7.2
+  // source's abrupt TLS close): kept as evidence with its class.
+  const message = status === "completed" ? info?.["error-desc"] : failureMessage(qemu, info);
   const errorClass = message !== undefined
     ? classify(qemu.binary.version, message, status)
     : status === "timeout" || status === "frozen"
