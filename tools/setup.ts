@@ -26,7 +26,7 @@ const CACHE = `${ROOT}/.cache`;
 const STEP_TIMEOUT_MS = 10 * 60_000;
 
 /** Result of one provisioning step, for the summary. */
-interface StepResult {
+export interface StepResult {
   readonly what: string;
   readonly ok: boolean;
   readonly detail: string;
