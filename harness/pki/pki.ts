@@ -25,10 +25,15 @@ export function pkiDir(set: PkiSet = "good"): string {
 
 /** The PEM texts of one credential set. */
 export interface PkiPem {
+  /** `ca-cert.pem`. */
   readonly caCert: string;
+  /** `server-cert.pem`. */
   readonly serverCert: string;
+  /** `server-key.pem` (PKCS#8). */
   readonly serverKey: string;
+  /** `client-cert.pem`. */
   readonly clientCert: string;
+  /** `client-key.pem` (PKCS#8). */
   readonly clientKey: string;
 }
 

@@ -8,8 +8,11 @@
 
 /** A QEMU version as `--version` prints it. */
 export interface QemuVersionParts {
+  /** Major version, e.g. 10. */
   readonly major: number;
+  /** Minor version, e.g. 0. */
   readonly minor: number;
+  /** Micro (stable) version, e.g. 2. */
   readonly micro: number;
 }
 
@@ -31,6 +34,7 @@ export interface DiscoveryOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default locations; the system binary and `.cache/qemu/<dir>/usr/bin/qemu-system-x86_64`. */
   readonly defaults?: readonly string[];
+  /** Bounds the probes. */
   readonly signal?: AbortSignal;
 }
 

@@ -41,6 +41,7 @@ const CONTROL_PLANE_TIMEOUT_MS = 500;
 
 /** A QEMU implementation; also exposes the binary it runs. */
 export interface QemuImplementation extends Implementation {
+  /** The binary behind it. */
   readonly binary: QemuBinary;
 }
 

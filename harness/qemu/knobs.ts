@@ -17,6 +17,7 @@ export interface Knob {
   readonly kind: "global" | "parameter";
   /** `migration.multifd-flush-after-each-section` or `zero-page-detection`. */
   readonly name: string;
+  /** The value to set, in QEMU's syntax (`on`, `false`, `legacy`). */
   readonly value: string;
   /** Why, in one line. */
   readonly reason: string;

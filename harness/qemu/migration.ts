@@ -11,10 +11,15 @@ import { QmpClosedError, QmpError } from "./qmp.ts";
 
 /** The part of `query-migrate`'s answer the harness reads. */
 export interface MigrationInfo {
+  /** Migration status; absent on a 7.2 destination before its migration starts. */
   readonly status?: string;
+  /** The first error, unprefixed. */
   readonly "error-desc"?: string;
+  /** Source: milliseconds from start to end. */
   readonly "total-time"?: number;
+  /** Source: bytes sent, all channels and multifd only. */
   readonly ram?: { readonly transferred?: number; readonly "multifd-bytes"?: number };
+  /** Destination: where it listens. */
   readonly "socket-address"?: ReadonlyArray<
     { readonly type: string; readonly host?: string; readonly port?: string }
   >;

@@ -16,6 +16,7 @@ export const TLS_CREDS_ID = "tls0";
 
 /** Launch parameters. */
 export interface QemuLaunchOptions {
+  /** The binary to run. */
   readonly binary: Pick<QemuBinary, "path" | "name" | "version">;
   /** Guest RAM: size, and a pattern to seed it with when `seed` is given (zeros otherwise). */
   readonly ram?: { readonly mib: number; readonly seed?: number; readonly density?: number };
@@ -39,7 +40,9 @@ export interface QemuLaunchOptions {
 
 /** How a process ended: `signal` is set (and `code` null) when it was killed by one. */
 export interface QemuExit {
+  /** Exit code, or null when killed by a signal. */
   readonly code: number | null;
+  /** Signal name such as `SIGSEGV`, or null on a normal exit. */
   readonly signal: string | null;
 }
 
@@ -102,6 +105,7 @@ export class QemuProcess implements AsyncDisposable {
   readonly ramPath: string;
   /** Guest RAM size in bytes. */
   readonly ramBytes: number;
+  /** Process id. */
   readonly pid: number;
   /** The QMP session, in command mode. */
   readonly qmp: QmpClient;

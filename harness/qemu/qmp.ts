@@ -9,17 +9,22 @@ import { delay, withSignal } from "./abort.ts";
 
 /** Version block of the QMP greeting. */
 export interface QmpGreeting {
+  /** QEMU's version and Debian-style package note. */
   readonly version: {
     readonly qemu: { readonly major: number; readonly minor: number; readonly micro: number };
     readonly package: string;
   };
+  /** Optional QMP capabilities offered (e.g. `oob`); none is enabled. */
   readonly capabilities: readonly string[];
 }
 
 /** One asynchronous event, e.g. `MIGRATION` with `data.status`. */
 export interface QmpEvent {
+  /** Event name, e.g. `MIGRATION`. */
   readonly event: string;
+  /** Event payload, e.g. `{status: "completed"}`. */
   readonly data?: Record<string, unknown>;
+  /** When QEMU emitted it. */
   readonly timestamp?: { readonly seconds: number; readonly microseconds: number };
 }
 
@@ -41,6 +46,7 @@ export class QmpError extends Error {
   /** QMP's human-readable description. */
   readonly desc: string;
 
+  /** Records the failed command with QEMU's class and description. */
   constructor(command: string, errorClass: string, desc: string) {
     super(`QMP ${command}: ${errorClass}: ${desc}`);
     this.name = "QmpError";
@@ -60,6 +66,7 @@ export class QmpError extends Error {
  * ```
  */
 export class QmpClosedError extends Error {
+  /** `what` names the command or event that was awaited. */
   constructor(what: string) {
     super(`QMP connection closed while waiting for ${what}`);
     this.name = "QmpClosedError";
@@ -234,6 +241,7 @@ export class QmpClient implements AsyncDisposable {
     }
   }
 
+  /** Closes the connection and waits for the reader to finish. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;
