@@ -67,7 +67,7 @@ async function ensureSystemQemu(): Promise<StepResult> {
   }
   console.log("setup: installing qemu-system-x86 with apt-get");
   await run("apt-get", ["update"]);
-  await run("apt-get", ["install", "-y", "--no-install-recommends", "qemu-system-x86"], {
+  await run("apt-get", ["install", "-y", "qemu-system-x86"], {
     env: { DEBIAN_FRONTEND: "noninteractive" },
   });
   const installed = await qemuVersion(SYSTEM_QEMU);
