@@ -20,7 +20,6 @@ import type {
 import type { ErrorClass } from "../wire/errors.ts";
 import { classifyQemuMessage } from "../wire/qemu_messages.ts";
 import { versionInfo } from "../wire/versions.ts";
-import { sha256Hex } from "../ram/pattern.ts";
 import { discoveredQemu, type QemuBinary } from "./discovery.ts";
 import { globalsOf, type Knob, knobsFor, parametersOf } from "./knobs.ts";
 import {
@@ -238,7 +237,7 @@ async function destinationOutcome(
   }
   const seconds = (performance.now() - started) / 1000;
   const completed = end.kind === "status" && end.info.status === "completed";
-  const ramSha256 = completed ? await sha256Hex(await qemu.readRam()) : undefined;
+  const ramSha256 = completed ? await qemu.ramSha256() : undefined;
   return await judge(qemu, setup, end, { seconds, ramSha256 });
 }
 
@@ -253,7 +252,7 @@ async function sourceOutcome(
   return await judge(qemu, setup, end, {
     seconds: info?.["total-time"] !== undefined ? info["total-time"] / 1000 : undefined,
     bytes: info?.ram?.transferred,
-    ramSha256: completed ? await sha256Hex(await qemu.readRam()) : undefined,
+    ramSha256: completed ? await qemu.ramSha256() : undefined,
   });
 }
 

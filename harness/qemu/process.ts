@@ -9,7 +9,8 @@
 import type { QemuBinary } from "./discovery.ts";
 import { withSignal } from "./abort.ts";
 import { QmpClient } from "./qmp.ts";
-import { patternRam } from "../ram/pattern.ts";
+import { createHash } from "node:crypto";
+import { DEFAULT_DENSITY, fillPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
 
 /** The id of the TLS credentials object, for `migrate-set-parameters tls-creds`. */
 export const TLS_CREDS_ID = "tls0";
@@ -258,6 +259,27 @@ export class QemuProcess implements AsyncDisposable {
     return ram;
   }
 
+  /**
+   * SHA-256 (hex) of guest RAM, streamed from the backing file; equals `sha256Hex` of the same
+   * bytes.
+   */
+  async ramSha256(): Promise<string> {
+    const hash = createHash("sha256");
+    using file = await Deno.open(this.ramPath, { read: true });
+    const chunk = new Uint8Array(Math.min(RAM_CHUNK_BYTES, this.ramBytes));
+    let total = 0;
+    while (true) {
+      const n = await file.read(chunk);
+      if (n === null) break;
+      hash.update(chunk.subarray(0, n));
+      total += n;
+    }
+    if (total !== this.ramBytes) {
+      throw new Error(`RAM file is ${total} bytes, expected ${this.ramBytes}`);
+    }
+    return hash.digest("hex");
+  }
+
   /** Waits for the exit, or rejects with the abort reason. */
   waitExit(signal?: AbortSignal): Promise<QemuExit> {
     return withSignal(this.exited, signal, `${this.binary.name} to exit`);
@@ -297,18 +319,37 @@ export class QemuProcess implements AsyncDisposable {
   }
 }
 
+/** Bytes written or hashed per step, so RAM of any size needs only this much memory. */
+const RAM_CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** Creates the RAM file: the pattern when a seed is given, zeros (sparse) otherwise. */
 async function seedRamFile(
   path: string,
   bytes: number,
   ram: QemuLaunchOptions["ram"],
 ): Promise<void> {
-  if (ram?.seed !== undefined) {
-    await Deno.writeFile(path, patternRam(ram.mib, ram.seed, ram.density));
-    return;
-  }
   using file = await Deno.open(path, { write: true, create: true, truncate: true });
   await file.truncate(bytes);
+  if (ram?.seed === undefined) return;
+  const chunk = new Uint8Array(Math.min(RAM_CHUNK_BYTES, bytes));
+  const pages = new Array<Uint8Array>(chunk.byteLength / PAGE_SIZE);
+  for (let i = 0; i < pages.length; i++) {
+    pages[i] = chunk.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+  }
+  for (let offset = 0; offset < bytes; offset += chunk.byteLength) {
+    const length = Math.min(chunk.byteLength, bytes - offset);
+    const first = offset / PAGE_SIZE;
+    for (let i = 0; i < length / PAGE_SIZE; i++) {
+      fillPatternPage(pages[i], ram.seed, first + i, ram.density ?? DEFAULT_DENSITY);
+    }
+    await writeAll(file, chunk.subarray(0, length));
+  }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.byteLength;) {
+    written += await file.write(bytes.subarray(written));
+  }
 }
 
 /** QEMU's option syntax doubles commas inside a value. */

@@ -8,7 +8,7 @@ import {
   TLS_CREDS_ID,
 } from "./process.ts";
 import { QmpClosedError, QmpError } from "./qmp.ts";
-import { patternRam } from "../ram/pattern.ts";
+import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { pkiDir } from "../pki/pki.ts";
 
 const binaries = await discoverQemu();
@@ -74,14 +74,17 @@ Deno.test("qemu: QMP errors are typed with QEMU's class and description", async 
 Deno.test("qemu: guest RAM is seeded from the pattern and read back from the shared file", async () => {
   const binary = binaries[0];
   if (!binary) return;
-  await using qemu = await QemuProcess.launch({ binary, ram: { mib: 4, seed: 9, density: 0.5 } });
-  assert.deepEqual(await qemu.readRam(), patternRam(4, 9, 0.5));
+  // 6 MiB: more than one seeding/hashing step, the last one partial.
+  await using qemu = await QemuProcess.launch({ binary, ram: { mib: 6, seed: 9, density: 0.5 } });
+  const expected = patternRam(6, 9, 0.5);
+  assert.deepEqual(await qemu.readRam(), expected);
+  assert.equal(await qemu.ramSha256(), await sha256Hex(expected));
   const sizes = await qemu.qmp.execute<Array<{ id: string; size: number; share: boolean }>>(
     "query-memdev",
   );
   assert.deepEqual(
     sizes.filter((m) => m.id === "ram").map((m) => [m.size, m.share]),
-    [[4 * 1024 * 1024, true]],
+    [[6 * 1024 * 1024, true]],
   );
 });
 
