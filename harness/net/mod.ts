@@ -31,3 +31,4 @@ export * from "./raw_tap.ts";
 export * from "./tls.ts";
 export * from "./node_conn.ts";
 export * from "./capture_proxy.ts";
+export * from "./fault_proxy.ts";
