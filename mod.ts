@@ -11,3 +11,4 @@ export type * from "./harness/implementation.ts";
 export * from "./harness/ram/pattern.ts";
 export * from "./harness/qemu/mod.ts";
 export * from "./harness/pki/mod.ts";
+export * from "./harness/net/mod.ts";

@@ -2,9 +2,20 @@
  * Networking for the harness: exact reads and whole writes with a bound on every wait, loopback
  * listeners, TLS that interoperates with QEMU, the capture proxy and the fault proxy.
  *
+ * - `read.ts`, `write.ts`, `wait.ts`, `listen.ts`: `ByteReader` (exact reads into caller buffers,
+ *   `peek`), `ByteWriter`, `Deadline`/`withTimeout`, `listen()`/`connect()` on loopback.
+ * - `tls.ts`: `listenTlsServer()`, `connectTls()`, `serverHandshake()`/`clientHandshake()` and
+ *   `TlsConnection` (plaintext streams, peer verification, `closeKind()`, `close("clean" |
+ *   "abrupt")`). `node:tls` pinned to TLS 1.2 over `raw_tap.ts`, which follows the record
+ *   framing (`tls_record.ts`) to tell close_notify from a bare FIN or RST.
+ * - `node_conn.ts`: `node:net` connections that can send RST, for the proxies.
+ * - `capture_proxy.ts`: records every connection between a real source and destination (plaintext
+ *   when it terminates TLS), forwarding each upstream at once in accept order.
+ * - `fault_proxy.ts`: delays, reorders, stalls, cuts, resets, and strips close_notify.
+ *
  * Every wait takes an `AbortSignal` and a timeout and fails with a `WireError` of a canonical
- * class (`E_TIMEOUT`, `E_TRUNCATED`, `E_TLS_PREMATURE_EOF`, `E_IO`, …); everything that starts
- * something is an `AsyncDisposable`.
+ * class (`E_TIMEOUT`, `E_TRUNCATED`, `E_TLS_PREMATURE_EOF`, `E_TLS`, `E_IO`); everything that
+ * starts something is an `AsyncDisposable`.
  *
  * @example Read an init packet within a second
  * ```ts
