@@ -189,7 +189,13 @@ async function startSource(binary: QemuBinary, options: SourceOptions): Promise<
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     await qemu.qmp.execute("migrate", { uri: `tcp:${host}:${port}` }, options.signal);
     const setup: Setup = { knobs, parameters, unsupported };
-    return running(qemu, options, undefined, (signal) => sourceOutcome(qemu, setup, signal));
+    const started = performance.now();
+    return running(
+      qemu,
+      options,
+      undefined,
+      (signal) => sourceOutcome(qemu, setup, started, signal),
+    );
   } catch (error) {
     await qemu[Symbol.asyncDispose]();
     throw error;
@@ -244,13 +250,17 @@ async function destinationOutcome(
 async function sourceOutcome(
   qemu: QemuProcess,
   setup: Setup,
+  started: number,
   signal: AbortSignal,
 ): Promise<Outcome> {
   const end = await waitForMigrationEnd(qemu, signal);
+  const seconds = (performance.now() - started) / 1000;
   const info = end.info;
   const completed = end.kind === "status" && info?.status === "completed";
+  // QEMU's own total-time is precise, but QEMU 7.2 sometimes reports 0 for a paused guest.
+  const total = info?.["total-time"];
   return await judge(qemu, setup, end, {
-    seconds: info?.["total-time"] !== undefined ? info["total-time"] / 1000 : undefined,
+    seconds: total ? total / 1000 : seconds,
     bytes: info?.ram?.transferred,
     ramSha256: completed ? await qemu.ramSha256() : undefined,
   });
