@@ -237,35 +237,38 @@ export class MainStreamDecoder {
    * Decodes as much of `chunk` as completes records. Page views may alias `chunk`: a caller that
    * reuses its read buffer must copy the pages it keeps.
    *
+   * The events are appended to `into` (a new array by default), which is returned. When the call
+   * throws, `into` still holds the events reported before the failure, so a caller can show how
+   * far a broken stream got.
+   *
    * @throws {WireError} `E_STREAM` on malformed content.
    */
-  push(chunk: Uint8Array): MainStreamEvent[] {
+  push(chunk: Uint8Array, into: MainStreamEvent[] = []): MainStreamEvent[] {
     this.#throwIfFailed();
-    const events: MainStreamEvent[] = [];
     try {
-      this.#push(chunk, events);
+      this.#push(chunk, into);
     } catch (error) {
       this.#fail(error);
     }
-    return events;
+    return into;
   }
 
   /**
    * Ends the stream: walks buffered device sections with the VM description and checks that
-   * the stream ended where a stream may end.
+   * the stream ended where a stream may end. Events are appended to `into` as with
+   * {@linkcode MainStreamDecoder.push}, also when it throws.
    *
    * @throws {WireError} `E_TRUNCATED` when the stream stops early, `E_STREAM` when the device
    * sections do not match their description.
    */
-  end(): MainStreamEvent[] {
+  end(into: MainStreamEvent[] = []): MainStreamEvent[] {
     this.#throwIfFailed();
-    const events: MainStreamEvent[] = [];
     try {
-      this.#end(events);
+      this.#end(into);
     } catch (error) {
       this.#fail(error);
     }
-    return events;
+    return into;
   }
 
   #throwIfFailed(): void {

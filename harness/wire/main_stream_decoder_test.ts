@@ -353,6 +353,31 @@ Deno.test("the decoder rejects every malformed record with E_STREAM naming the f
   rejects(w().header().configuration("x".repeat(300)).take(), "E_STREAM", "configuration.name");
 });
 
+Deno.test("events decoded before a failure stay in the caller's array", () => {
+  const bytes = stream("qemu-10.0-multifd2.bin");
+  const clean = decodeAll(bytes);
+  const command = clean.find((e) => e.type === "command")!.offset;
+  const broken = bytes.slice();
+  broken[command + 2] = 99; // the low byte of the command number
+  const decoder = new MainStreamDecoder();
+  const events: MainStreamEvent[] = [];
+  const error = assertThrows(() => decoder.push(broken, events), WireError);
+  assertEquals([error.errorClass, error.field], ["E_STREAM", "command.cmd"]);
+  assertEquals(outline(events), outline(clean.filter((e) => e.offset < command)));
+  // The same through end(): a device section that does not match its description.
+  const eof = clean.find((e) => e.type === "eof")!.offset;
+  const shifted = new Uint8Array(bytes.length - 1);
+  shifted.set(bytes.subarray(0, eof - 10));
+  shifted.set(bytes.subarray(eof - 9), eof - 10);
+  const second = new MainStreamDecoder();
+  const before = second.push(shifted);
+  const failure = assertThrows(() => second.end(before), WireError);
+  assertEquals(failure.field, "footer");
+  // Everything up to the globalstate section header, whose state ran into the next bytes.
+  const globalstate = clean.findIndex((e) => e.type === "section" && e.name === "globalstate");
+  assertEquals(outline(before), outline(clean.slice(0, globalstate + 1)));
+});
+
 Deno.test("a stream that stops early is E_TRUNCATED", () => {
   const bytes = stream("qemu-10.0-pages.bin");
   for (const cut of [3, 8, 12, 40, 67, 5000, 16980]) {
