@@ -71,7 +71,7 @@ function named(transport: Transport): Case[] {
       "main-delayed",
       transport,
       3,
-      "main-first",
+      "main-last",
       "the main channel connects 500 ms after the multifd channels",
       { mainDelayMs: 500 },
     ),
