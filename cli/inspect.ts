@@ -10,6 +10,7 @@ import { inspectFixture, inspectStream } from "../harness/fixtures/inspect.ts";
 import { formatFixtureReport, formatStreamReport } from "../harness/fixtures/inspect_format.ts";
 import { MAX_DIRECTION_BYTES } from "../harness/fixtures/manifest.ts";
 import { readFixture } from "../harness/fixtures/read.ts";
+import { toHex } from "../harness/wire/bytes.ts";
 import { PACKET_LAYOUTS, type PacketLayout } from "../harness/wire/packet.ts";
 
 /** The `inspect` command. */
@@ -56,6 +57,11 @@ export const inspectCommand: Command = {
   },
 };
 
+/** The report as JSON: bigints as decimal text, byte arrays (device fields) as hex. */
 function toJson(value: unknown): string {
-  return JSON.stringify(value, (_, v) => typeof v === "bigint" ? v.toString() : v, 2);
+  return JSON.stringify(
+    value,
+    (_, v) => typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? toHex(v) : v,
+    2,
+  );
 }
