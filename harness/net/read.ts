@@ -23,6 +23,14 @@ export interface ByteReaderOptions {
   readonly bufferSize?: number;
   /** Name of the stream in error messages, e.g. `main channel`. */
   readonly name?: string;
+  /**
+   * Raw sources only: a read that still needs at least this many bytes when nothing is buffered
+   * goes straight from the source into the caller's buffer, and no read into the internal buffer
+   * fetches more than this many bytes ahead, so large payloads cross memory once. A wait that
+   * ends (timeout, abort) while such a direct read is in flight fails the reader for good: the
+   * read may still land in the caller's buffer. Default: off.
+   */
+  readonly directReadMin?: number;
 }
 
 type Mode = "raw" | "byob" | "default";
@@ -35,7 +43,8 @@ type Mode = "raw" | "byob" | "default";
  * with a carry-over of partly used chunks.
  *
  * A wait that times out leaves the read in flight; the next call picks up its bytes, so nothing is
- * lost. End of stream before the count is an `E_TRUNCATED` error, a transport failure carries
+ * lost (a read straight into a caller's buffer is the exception, see
+ * {@linkcode ByteReaderOptions.directReadMin}). End of stream before the count is an `E_TRUNCATED` error, a transport failure carries
  * the canonical class of {@linkcode classOf} (e.g. `E_TLS_PREMATURE_EOF` for a TLS peer that
  * closed without close_notify).
  *
@@ -57,6 +66,7 @@ export class ByteReader {
   readonly #default?: ReadableStreamDefaultReader<Uint8Array>;
   readonly #timeoutMs: number;
   readonly #name?: string;
+  readonly #directReadMin: number;
   #buffer: Uint8Array;
   /** Unread bytes: a view of `#buffer`, or of a chunk of a default-reader stream. */
   #unread: Uint8Array;
@@ -71,6 +81,10 @@ export class ByteReader {
     const size = options.bufferSize ?? 256 * 1024;
     if (!Number.isInteger(size) || size < 16 || size > 64 * 1024 * 1024) {
       throw new RangeError(`bufferSize must be an integer in 16..64 MiB, got ${size}`);
+    }
+    const direct = options.directReadMin;
+    if (direct !== undefined && !(Number.isInteger(direct) && direct >= 1 && direct <= size)) {
+      throw new RangeError(`directReadMin must be an integer in 1..bufferSize, got ${direct}`);
     }
     if (source instanceof ReadableStream) {
       let byob: ReadableStreamBYOBReader | undefined;
@@ -90,6 +104,7 @@ export class ByteReader {
       this.#mode = "raw";
       this.#raw = source;
     }
+    this.#directReadMin = this.#mode === "raw" ? direct ?? Infinity : Infinity;
     this.#buffer = new Uint8Array(this.#mode === "default" ? 0 : size);
     this.#unread = this.#buffer.subarray(0, 0);
   }
@@ -132,6 +147,7 @@ export class ByteReader {
         await this.#settle(deadline);
         if (this.#unread.length === 0) {
           if (this.#eof) return null;
+          if (target.length >= this.#directReadMin) return await this.#readDirect(target, deadline);
           await this.#fill(deadline, false);
           if (this.#unread.length === 0) return null;
         }
@@ -217,7 +233,11 @@ export class ByteReader {
             if (got === 0 && endOk) return null;
             throw this.#truncated(got, want, options);
           }
-          await this.#fill(deadline, false);
+          if (want - got >= this.#directReadMin) {
+            got += (await this.#readDirect(target.subarray(got), deadline)) ?? 0;
+          } else {
+            await this.#fill(deadline, false);
+          }
           continue;
         }
         const n = Math.min(want - got, this.#unread.length);
@@ -261,6 +281,34 @@ export class ByteReader {
     if (this.#error && this.#unread.length === 0) throw this.#error;
   }
 
+  /**
+   * One underlying read straight into `target` (nothing is buffered). Returns the count, or `null`
+   * at end of stream; a transport failure is stored and thrown like a buffered read's.
+   */
+  async #readDirect(target: Uint8Array, deadline: Deadline): Promise<number | null> {
+    if (this.#error) throw this.#error;
+    const read = this.#raw!.read(target).catch((error) => {
+      this.#error = this.#transportError(error);
+      return null;
+    });
+    let n: number | null;
+    try {
+      n = await deadline.race(read);
+    } catch (error) {
+      // The read stays in flight and may still write into `target`: nothing can be read after it.
+      this.#eof = true;
+      this.#error = error instanceof WireError ? error : this.#transportError(error);
+      throw error;
+    }
+    if (n === null) {
+      this.#eof = true;
+      if (this.#error) throw this.#error;
+      return null;
+    }
+    this.#bytesRead += n;
+    return n;
+  }
+
   /** Never rejects: failures are stored, so a read nobody awaits any more cannot go unhandled. */
   async #startRead(append: boolean): Promise<void> {
     try {
@@ -297,7 +345,7 @@ export class ByteReader {
     if (kept > 0 && this.#unread.byteOffset !== this.#buffer.byteOffset) {
       this.#buffer.copyWithin(0, this.#unread.byteOffset, this.#unread.byteOffset + kept);
     }
-    const room = this.#buffer.subarray(kept);
+    const room = this.#buffer.subarray(kept, kept + this.#directReadMin);
     if (this.#mode === "raw") {
       const n = await this.#raw!.read(room);
       if (n === null) {

@@ -197,3 +197,57 @@ Deno.test("ByteReader classes a reset as E_IO", async () => {
     expectWireError("E_IO", /ConnectionReset/),
   );
 });
+
+Deno.test("ByteReader with directReadMin reads large counts straight into the caller's buffer", async () => {
+  await using p = await pair();
+  const reads: { direct: boolean; length: number }[] = [];
+  const targets = new Set<ArrayBufferLike>();
+  const source = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      reads.push({ direct: targets.has(buffer.buffer), length: buffer.length });
+      return p.server.read(buffer);
+    },
+  };
+  const reader = new ByteReader(source, { bufferSize: 65536, directReadMin: 4096 });
+  const data = bytes(300_000, 5);
+  const writing = (async () => {
+    for (let at = 0; at < data.length; at += 7000) {
+      await p.client.write(data.subarray(at, at + 7000));
+    }
+    p.client.close();
+  })();
+  const header = new Uint8Array(12);
+  const payload = new Uint8Array(200_000);
+  const chunk = new Uint8Array(150_000);
+  for (const target of [header, payload, chunk]) targets.add(target.buffer);
+  await reader.readExactly(header, { timeoutMs: 2000 });
+  await reader.readExactly(payload, { timeoutMs: 2000 });
+  const received = [header, payload];
+  for (let n; (n = await reader.read(chunk, { timeoutMs: 2000 })) !== null;) {
+    received.push(chunk.slice(0, n));
+  }
+  await writing;
+  const all = new Uint8Array(data.length);
+  let at = 0;
+  for (const part of received) all.set(part, (at += part.length) - part.length);
+  assert.equal(at, data.length);
+  assert.deepEqual(all, data);
+  assert.equal(reader.bytesRead, data.length);
+  assert.ok(reads.some((r) => r.direct), "large reads went into the caller's buffers");
+  assert.ok(reads.every((r) => r.direct || r.length <= 4096), "read-ahead is bounded");
+});
+
+Deno.test("ByteReader: a direct read abandoned by its wait fails the reader for good", async () => {
+  await using p = await pair();
+  const reader = new ByteReader(p.server, { bufferSize: 8192, directReadMin: 1024 });
+  await assert.rejects(
+    reader.readExactly(new Uint8Array(4096), { timeoutMs: 50, what: "page payload" }),
+    expectWireError("E_TIMEOUT", /page payload/),
+  );
+  await p.client.write(bytes(4096));
+  // The abandoned read took those bytes into the first buffer: reading on would lose them.
+  await assert.rejects(
+    reader.readExactly(new Uint8Array(4096), { timeoutMs: 2000 }),
+    expectWireError("E_TIMEOUT", /page payload/),
+  );
+});
