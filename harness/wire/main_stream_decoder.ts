@@ -234,6 +234,20 @@ export class MainStreamDecoder {
   }
 
   /**
+   * Whether the stream is whole: its VM description has been decoded, or the buffered device
+   * sections end with a whole one. A reader can stop there and call
+   * {@linkcode MainStreamDecoder.end} without waiting for the peer to close the channel, as QEMU
+   * does (a QEMU source never ends a TLS main channel with close_notify).
+   */
+  get complete(): boolean {
+    if (this.#state === "done") return true;
+    if (this.#state !== "devices" || this.#devicesLength === 0) return false;
+    const bytes = this.#devices.subarray(0, this.#devicesLength);
+    // The JSON ends with "}"; only then is the backwards search worth it.
+    return bytes[bytes.length - 1] === 0x7d && findVmDescription(bytes) !== undefined;
+  }
+
+  /**
    * Decodes as much of `chunk` as completes records. Page views may alias `chunk`: a caller that
    * reuses its read buffer must copy the pages it keeps.
    *

@@ -402,6 +402,27 @@ Deno.test("device sections are walked with the VM description and must end at EO
   rejects(bytes, "E_STREAM", "stream.devices", { maxDeviceBytes: 256 });
 });
 
+Deno.test("complete: the stream is whole once its VM description is in, device sections or not", () => {
+  for (const name of ["qemu-7.2-multifd2.bin", "qemu-10.0-multifd2.bin", "qemu-10.0-pages.bin"]) {
+    const bytes = stream(name);
+    const decoder = new MainStreamDecoder();
+    const events: MainStreamEvent[] = [];
+    // Fed in 97-byte steps: incomplete up to the last byte, complete with it.
+    for (let at = 0; at < bytes.length; at += 97) {
+      assertEquals(decoder.complete, false, `${name} at ${at}`);
+      decoder.push(bytes.subarray(at, at + 97), events);
+    }
+    assertEquals(decoder.complete, true, name);
+    decoder.end(events);
+    assertEquals([count(events, "eof"), count(events, "vmdesc")], [1, 1], name);
+  }
+  // Without a VM description the decoder cannot know: the reader waits for the end of stream.
+  const bare = new MainStreamDecoder();
+  bare.push(new MainStreamWriter().header().configuration("none").eof().take());
+  assertEquals(bare.complete, false);
+  assertEquals(bare.end().length, 0);
+});
+
 Deno.test("a record over the limit fails instead of buffering without end", () => {
   const big = new MainStreamWriter().header().configuration("none").eof()
     .vmDescription({ devices: [], pad: "x".repeat(5000) }).take();
