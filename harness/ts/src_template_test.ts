@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { WireError } from "../wire/errors.ts";
+import { MainStreamWriter, RAM_SAVE_FLAG_EOS } from "../wire/main_stream.ts";
 import { parseMainTemplate } from "./src_template.ts";
 import { loadMainTemplate, templateCandidates } from "./src_template_load.ts";
 
@@ -35,9 +36,10 @@ Deno.test("the QEMU 7.2 main stream has no flush marker and no command", async (
 Deno.test("a stream that is not a recorded main stream is E_STREAM naming the field", async (t) => {
   const good = await Deno.readFile(new URL("qemu-10.0-multifd2.bin", streams));
   const cases: [string, (b: Uint8Array) => Uint8Array, RegExp][] = [
-    ["bad magic", (b) => b.map((x, i) => (i === 0 ? 0 : x)), /main\.magic/],
-    ["bad version", (b) => b.map((x, i) => (i === 7 ? 2 : x)), /main\.version/],
-    ["first section not START", (b) => b.map((x, i) => (i === 17 ? 2 : x)), /section\.type/],
+    ["bad magic", (b) => b.map((x, i) => (i === 0 ? 0 : x)), /stream\.magic/],
+    ["bad version", (b) => b.map((x, i) => (i === 7 ? 2 : x)), /stream\.version/],
+    // A PART of a section that was never started.
+    ["first section not START", (b) => b.map((x, i) => (i === 17 ? 2 : x)), /section_id/],
   ];
   for (const [name, mutate, field] of cases) {
     await t.step(name, () => {
@@ -49,6 +51,27 @@ Deno.test("a stream that is not a recorded main stream is E_STREAM naming the fi
       });
     });
   }
+  await t.step("not one RAM block, or a block list outside START", () => {
+    const ram = { sectionId: 2, name: "ram", instanceId: 0, versionId: 4 };
+    const two = new MainStreamWriter().header().configuration("none").sectionStart(ram)
+      .ramBlocks([{ name: "ram", length: 4096 }, { name: "rom", length: 4096 }])
+      .ramFlags(RAM_SAVE_FLAG_EOS).footer(2).sectionEnd(2).ramFlags(RAM_SAVE_FLAG_EOS).footer(2)
+      .eof().take();
+    const late = new MainStreamWriter().header().configuration("none").sectionStart(ram)
+      .ramFlags(RAM_SAVE_FLAG_EOS).footer(2).sectionEnd(2).ramBlocks([{
+        name: "ram",
+        length: 4096,
+      }])
+      .ramFlags(RAM_SAVE_FLAG_EOS).footer(2).eof().take();
+    for (const [bytes, message] of [[two, /not one RAM block/], [late, /outside/]] as const) {
+      assert.throws(() => parseMainTemplate(bytes), (e: unknown) => {
+        assert.ok(e instanceof WireError);
+        assert.equal(e.errorClass, "E_STREAM");
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  });
   await t.step("cut short", () => {
     assert.throws(() => parseMainTemplate(good.subarray(0, 40)), (e: unknown) => {
       assert.ok(e instanceof WireError);
