@@ -1,52 +1,39 @@
 /**
  * The destination's consumer of the main channel, in the order of QEMU's `qemu_loadvm_state()`
- * (`migration/savevm.c`) and `ram_load_precopy()` (`migration/ram.c`): header, configuration,
- * then sections until `QEMU_VM_EOF`, then the VM description. RAM records write straight into the
- * RAM image; sync points wait on the multifd barrier; device sections are decoded through the VM
- * description (see `dst_devices.ts`).
+ * (`migration/savevm.c`) and `ram_load_precopy()` (`migration/ram.c`). The wire's
+ * {@linkcode MainStreamDecoder} decodes the records; this module applies them: RAM records go into
+ * the RAM image, sync points wait on the multifd barrier, the configuration is checked against this
+ * destination, and every record is written to the transcript.
  *
  * @module
  */
 
 import type { ByteReader } from "../net/read.ts";
+import type { WaitOptions } from "../net/wait.ts";
+import { toHex } from "../wire/bytes.ts";
 import { hex, WireError } from "../wire/errors.ts";
-import type { FlushStyle } from "../wire/versions.ts";
+import { QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION_COMPAT } from "../wire/main_stream.ts";
 import {
-  QEMU_VM_COMMAND,
-  QEMU_VM_CONFIGURATION,
-  QEMU_VM_EOF,
-  QEMU_VM_FILE_MAGIC,
-  QEMU_VM_FILE_VERSION,
-  QEMU_VM_FILE_VERSION_COMPAT,
-  QEMU_VM_SECTION_END,
-  QEMU_VM_SECTION_FOOTER,
-  QEMU_VM_SECTION_FULL,
-  QEMU_VM_SECTION_PART,
-  QEMU_VM_SECTION_START,
-  QEMU_VM_SUBSECTION,
-  QEMU_VM_VMDESCRIPTION,
-  RAM_SAVE_FLAG_CONTINUE,
-  RAM_SAVE_FLAG_EOS,
-  RAM_SAVE_FLAG_MEM_SIZE,
-  RAM_SAVE_FLAG_MULTIFD_FLUSH,
-  RAM_SAVE_FLAG_PAGE,
-  RAM_SAVE_FLAG_XBZRLE,
-  RAM_SAVE_FLAG_ZERO,
-} from "../wire/main_stream.ts";
-import { formatUuid, uuidEquals } from "../wire/uuid.ts";
+  type ConfigurationSubsection,
+  MainStreamDecoder,
+  type MainStreamEvent,
+} from "../wire/main_stream_decoder.ts";
+import { formatUuid } from "../wire/uuid.ts";
+import type { VmState, VmStateValue } from "../wire/vmdesc.ts";
+import type { FlushStyle } from "../wire/versions.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import { decodeDeviceTail, findVmDescription, MAX_VMDESC } from "./dst_devices.ts";
-import { StreamBuffer } from "./dst_stream_buffer.ts";
 import type { RamImage } from "./dst_ram_image.ts";
 import type { SyncBarrier } from "./dst_sync.ts";
 import type { MainRecord, ObservedMain } from "./dst_transcript.ts";
 
-/** Version of the `ram` section every QEMU since 2.x sends (`ram_load`: `version_id != 4`). */
-export const RAM_SECTION_VERSION = 4;
-/** Longest machine type name accepted in the configuration section. */
-const MAX_MACHINE_NAME = 256;
 /** Default bound of the stream tail kept to decode device sections. */
 export const DEFAULT_MAX_DEVICE_TAIL = 64 * 1024 * 1024;
+/** Bytes read from the main channel at a time. */
+const READ_CHUNK = 256 * 1024;
+/** Longest byte value shown per device field in a transcript. */
+const MAX_FIELD_BYTES = 128;
+/** Most fields shown per device section in a transcript. */
+const MAX_FIELDS = 256;
 
 /** What the main-stream consumer works with. */
 export interface MainStreamContext {
@@ -69,14 +56,11 @@ export interface MainStreamContext {
   readonly observed: (main: ObservedMain) => void;
 }
 
-interface RamSectionState {
-  sectionId: number;
-  lastBlock: string | null;
-}
+type RamCounts = NonNullable<MainRecord["ram"]>;
 
 /**
- * Reads and applies a whole main stream. Resolves once `QEMU_VM_EOF` (and the VM description, if
- * any) has been read.
+ * Reads and applies a whole main stream. Resolves once the stream is whole: its VM description
+ * has been read, or (without one) the channel ended after `QEMU_VM_EOF`.
  *
  * @throws {WireError} `E_MAGIC`/`E_VERSION` for the header, `E_UUID` for a configuration UUID
  * that is not the destination's, `E_STREAM` for anything else the stream gets wrong, `E_TIMEOUT`
@@ -87,27 +71,28 @@ interface RamSectionState {
  * ```
  */
 export async function consumeMainStream(ctx: MainStreamContext): Promise<void> {
-  const stream = new MainStreamReader(ctx);
-  await stream.run();
+  await new MainStreamConsumer(ctx).run();
 }
 
-class MainStreamReader {
+class MainStreamConsumer {
   readonly #ctx: MainStreamContext;
-  readonly #in: StreamBuffer;
   #main!: ObservedMain;
-  #ram: RamSectionState | null = null;
+  /** What the current part of the RAM section carried. */
+  #part: RamCounts | null = null;
+  #ramStarted = false;
 
   constructor(ctx: MainStreamContext) {
     this.#ctx = ctx;
-    this.#in = new StreamBuffer(ctx.reader, (what) => this.#wait(what));
   }
 
   async run(): Promise<void> {
-    const magic = await this.#u32("main.magic");
-    const version = await this.#u32("main.version");
+    const { reader } = this.#ctx;
+    // The header is recorded before it is checked: a stream that is not one shows how it began.
+    const head = await reader.peek(8, this.#wait("main.header"));
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     this.#main = {
-      magic,
-      version,
+      magic: view.getUint32(0),
+      version: view.getUint32(4),
       records: [],
       syncPoints: 0,
       flushes: 0,
@@ -117,255 +102,172 @@ class MainStreamReader {
       eof: false,
     };
     this.#ctx.observed(this.#main);
-    if (magic !== QEMU_VM_FILE_MAGIC) {
-      throw new WireError("E_MAGIC", "not a migration stream", {
-        field: "main.magic",
-        received: hex(magic),
-        expected: hex(QEMU_VM_FILE_MAGIC),
-      });
-    }
-    if (version !== QEMU_VM_FILE_VERSION) {
-      const why = version === QEMU_VM_FILE_VERSION_COMPAT
-        ? "SaveVM v2 format is obsolete"
-        : "unsupported migration stream version";
-      throw new WireError("E_VERSION", why, {
-        field: "main.version",
-        received: version,
-        expected: QEMU_VM_FILE_VERSION,
-      });
-    }
-    await this.#ctx.afterHeader?.();
-    await this.#configuration();
+    const decoder = new MainStreamDecoder({
+      pageSize: PAGE_SIZE,
+      maxDeviceBytes: this.#ctx.maxDeviceTail ?? DEFAULT_MAX_DEVICE_TAIL,
+    });
+    const chunk = new Uint8Array(READ_CHUNK);
+    const events: MainStreamEvent[] = [];
     for (;;) {
-      const at = this.#in.position;
-      const type = await this.#u8("main.section_type");
-      switch (type) {
-        case QEMU_VM_SECTION_START:
-        case QEMU_VM_SECTION_FULL: {
-          const sectionId = await this.#u32("main.section_id");
-          const idstr = await this.#string("main.idstr");
-          const instanceId = await this.#u32("main.instance_id");
-          const versionId = await this.#u32("main.version_id");
-          const header = { sectionId, idstr, instanceId, versionId };
-          if (idstr === "ram" && type === QEMU_VM_SECTION_START) {
-            if (this.#ram) throw this.#streamError("second ram section", "main.idstr", idstr);
-            if (versionId !== RAM_SECTION_VERSION) {
-              throw new WireError("E_STREAM", "ram section version", {
-                field: "main.ram.version_id",
-                received: versionId,
-                expected: RAM_SECTION_VERSION,
-              });
-            }
-            this.#ram = { sectionId, lastBlock: null };
-            await this.#ramPart("start", at, header);
-            break;
-          }
-          if (type === QEMU_VM_SECTION_START) {
-            throw this.#streamError(
-              "iterative section of an unknown device",
-              "main.idstr",
-              `${JSON.stringify(idstr)} instance ${instanceId}`,
-              '"ram"',
-            );
-          }
-          await this.#deviceTail(at, header);
-          return;
-        }
-        case QEMU_VM_SECTION_PART:
-        case QEMU_VM_SECTION_END: {
-          const sectionId = await this.#u32("main.section_id");
-          if (!this.#ram || sectionId !== this.#ram.sectionId) {
-            throw this.#streamError(
-              "part of a section that was never started",
-              "main.section_id",
-              sectionId,
-              this.#ram ? this.#ram.sectionId : "a started section",
-            );
-          }
-          await this.#ramPart(type === QEMU_VM_SECTION_PART ? "part" : "end", at, { sectionId });
-          break;
-        }
-        case QEMU_VM_COMMAND: {
-          const cmd = await this.#u16("main.command.cmd");
-          const length = await this.#u16("main.command.len");
-          if (length > 0) await this.#skip(length, "main.command.data");
-          this.#main.records.push({ type: "command", at, command: { cmd, length } });
-          break;
-        }
-        case QEMU_VM_EOF:
-          this.#main.records.push({ type: "eof", at });
-          this.#main.eof = true;
-          await this.#vmDescription();
-          return;
-        default:
-          throw this.#streamError(
-            "unknown section type",
-            "main.section_type",
-            `${hex(type, 2)} at ${at}`,
-            "a QEMU_VM_* record type",
-          );
+      const n = await reader.read(chunk, this.#wait("main stream"));
+      events.length = 0;
+      let whole = n === null;
+      let failure: unknown;
+      try {
+        if (n !== null) decoder.push(chunk.subarray(0, n), events);
+        // Stop after the VM description, as QEMU does: a source need not end the channel, and
+        // QEMU's never end a TLS main channel with close_notify.
+        whole ||= decoder.complete;
+        if (whole) decoder.end(events);
+      } catch (error) {
+        failure = error;
       }
+      // The records before a failure come first: the first thing the stream got wrong is reported.
+      await this.#apply(events);
+      if (failure !== undefined) throw headerError(failure);
+      if (whole) return;
     }
   }
 
-  /** `QEMU_VM_CONFIGURATION` with `vmstate_configuration` and its subsections. */
-  async #configuration(): Promise<void> {
-    const at = this.#in.position;
-    const type = await this.#u8("main.configuration");
-    if (type !== QEMU_VM_CONFIGURATION) {
-      throw this.#streamError(
-        "configuration section missing",
-        "main.configuration",
-        hex(type, 2),
-        "0x07",
-      );
-    }
-    const length = await this.#u32("main.configuration.len");
-    if (length > MAX_MACHINE_NAME) {
-      throw this.#streamError(
-        "machine type name too long",
-        "main.configuration.len",
-        length,
-        `<= ${MAX_MACHINE_NAME}`,
-      );
-    }
-    const machine = await this.#latin1(length, "main.configuration.name");
-    this.#main.records.push({ type: "configuration", at, machine });
-    // Subsections follow while the next byte is QEMU_VM_SUBSECTION (vmstate_subsection_load).
-    while ((await this.#peekU8("main.configuration.subsection")) === QEMU_VM_SUBSECTION) {
-      await this.#u8("main.configuration.subsection");
-      const name = await this.#string("main.configuration.subsection.name");
-      await this.#u32("main.configuration.subsection.version_id");
-      this.#main.records.push({ type: "subsection", at, idstr: name });
-      if (name === "configuration/target-page-bits") {
-        const bits = await this.#u32("main.configuration.target_page_bits");
-        if (bits !== 12) {
-          throw this.#streamError(
-            "target page bits differ",
-            "main.configuration.target_page_bits",
-            bits,
-            12,
-          );
-        }
-      } else if (name === "configuration/capabilities") {
-        const count = await this.#u32("main.configuration.caps_count");
-        const caps: string[] = [];
-        for (let i = 0; i < Math.min(count, 256); i++) {
-          caps.push(await this.#string(`main.configuration.capabilities[${i}]`));
-        }
-        throw this.#streamError(
-          "capability on in the source but off here",
-          "main.configuration.capabilities",
-          caps.join(",") || String(count),
-          "none (the TypeScript destination supports no validated capability)",
-        );
-      } else if (name === "configuration/uuid") {
-        await this.#in.fill(16, "main.configuration.uuid");
-        const received = this.#in.take(16).slice();
-        if (!uuidEquals(received, this.#ctx.uuid)) {
-          throw new WireError("E_UUID", "configuration UUID is not the destination's", {
-            field: "main.configuration.uuid",
-            received: formatUuid(received),
-            expected: formatUuid(this.#ctx.uuid),
-          });
-        }
-      } else {
-        throw this.#streamError(
-          "unknown configuration subsection",
-          "main.configuration.subsection",
-          name,
-        );
-      }
-    }
-  }
-
-  /** One START/PART/END of the `ram` section: records until `RAM_SAVE_FLAG_EOS`, then footer. */
-  async #ramPart(
-    kind: "start" | "part" | "end",
-    at: number,
-    header: Omit<MainRecord, "type" | "at">,
-  ): Promise<void> {
-    const ram = { zeroPages: 0, normalPages: 0, flushes: 0, eos: 0 } as NonNullable<
-      MainRecord["ram"]
-    >;
-    this.#main.records.push({ type: kind, at, ...header, ram });
+  /** Applies decoded records in order; page views alias the read buffer and are copied here. */
+  async #apply(events: readonly MainStreamEvent[]): Promise<void> {
     const image = this.#ctx.ram;
-    for (;;) {
-      // Hot path: records are parsed from the read-ahead buffer without awaiting.
-      const input = this.#in;
-      if (input.available < 8) await input.fill(8, "main.ram.addr");
-      const hi = input.u32();
-      const lo = input.u32();
-      const flags = lo & (PAGE_SIZE - 1);
-      const addr = hi * 0x1_0000_0000 + ((lo - flags) >>> 0);
-      let block: string | null = null;
-      if (flags & (RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_XBZRLE)) {
-        block = flags & RAM_SAVE_FLAG_CONTINUE && this.#ram!.lastBlock !== null
-          ? this.#ram!.lastBlock
-          : await this.#blockFromStream(flags);
-        const length = image.block(block)?.length ?? 0;
-        if (addr > length - PAGE_SIZE) {
-          throw this.#streamError(
-            "illegal RAM offset",
-            "main.ram.addr",
-            hex(addr, 1),
-            `<= ${hex(length - PAGE_SIZE, 1)} in ${block}`,
-          );
-        }
-      }
-      switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
-        case RAM_SAVE_FLAG_MEM_SIZE:
-          ram.blocks = await this.#blockList(addr);
-          image.setBlocks(ram.blocks);
-          break;
-        case RAM_SAVE_FLAG_ZERO: {
-          if (input.available < 1) await input.fill(1, "main.ram.zero_fill");
-          const fill = input.u8();
-          if (fill !== 0) {
+    const main = this.#main;
+    for (const event of events) {
+      switch (event.type) {
+        case "ram-zero":
+          if (event.fill !== 0) {
             // QEMU 7.2 memset the page with it; 9.0+ refuse ("Found a zero page with value").
-            throw this.#streamError(
+            throw streamError(
               "zero page with a non-zero fill byte",
-              "main.ram.zero_fill",
-              fill,
+              "ram.zero.fill",
+              event.fill,
               0,
             );
           }
-          image.zero(block!, addr, 1);
-          ram.zeroPages++;
-          this.#main.zeroPages++;
+          image.zero(event.block, event.address, 1);
+          this.#part!.zeroPages++;
+          main.zeroPages++;
+          break;
+        case "ram-page":
+          image.write(event.block, event.address, event.data);
+          this.#part!.normalPages++;
+          main.normalPages++;
+          break;
+        case "header":
+          await this.#ctx.afterHeader?.();
+          break;
+        case "configuration":
+          this.#configuration(event.offset, event.machine, event.subsections);
+          break;
+        case "section":
+          if (event.kind === "full") break; // Recorded with its device event.
+          if (event.kind === "start") {
+            if (this.#ramStarted) throw streamError("second ram section", "section.idstr", "ram");
+            this.#ramStarted = true;
+          }
+          this.#part = { zeroPages: 0, normalPages: 0, flushes: 0, eos: 0 };
+          main.records.push({
+            type: event.kind,
+            at: event.offset,
+            sectionId: event.sectionId,
+            idstr: event.name,
+            instanceId: event.instanceId,
+            versionId: event.versionId,
+            ram: this.#part,
+          });
+          break;
+        case "ram-blocks": {
+          const blocks = event.blocks.map(({ name, length }) => ({ name, length }));
+          this.#part!.blocks = blocks;
+          image.setBlocks(blocks);
           break;
         }
-        case RAM_SAVE_FLAG_PAGE:
-          await input.readInto(image.page(block!, addr, 1), "main.ram.page");
-          ram.normalPages++;
-          this.#main.normalPages++;
-          break;
-        case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+        case "multifd-flush":
           if (this.#ctx.flushStyle !== "multifd-flush") {
-            throw this.#streamError(
+            throw streamError(
               "unknown combination of migration flags",
-              "main.ram.flags",
-              hex(flags, 3),
+              "ram.flags",
+              hex(0x200, 3),
               "no RAM_SAVE_FLAG_MULTIFD_FLUSH from a source that flushes on EOS (QEMU < 8.1)",
             );
           }
-          ram.flushes++;
-          this.#main.flushes++;
+          this.#part!.flushes++;
+          main.flushes++;
           await this.#sync();
           break;
-        case RAM_SAVE_FLAG_EOS:
-          ram.eos++;
-          this.#main.eos++;
+        case "eos":
+          this.#part!.eos++;
+          main.eos++;
           if (this.#ctx.flushStyle === "eos") await this.#sync();
-          await this.#footer(this.#ram!.sectionId);
-          return;
-        default:
-          throw this.#streamError(
-            "unknown combination of migration flags",
-            "main.ram.flags",
-            hex(flags, 3),
-            "ZERO, PAGE, MEM_SIZE, EOS or MULTIFD_FLUSH",
+          break;
+        case "footer":
+          break;
+        case "command":
+          main.records.push({
+            type: "command",
+            at: event.offset,
+            command: { cmd: event.command, length: event.data.length },
+          });
+          break;
+        case "device":
+          main.records.push({
+            type: "full",
+            at: event.offset,
+            sectionId: event.sectionId,
+            idstr: event.name,
+            instanceId: event.instanceId,
+            versionId: event.versionId,
+            fields: deviceFields(event.state),
+          });
+          break;
+        case "eof":
+          main.records.push({ type: "eof", at: event.offset });
+          main.eof = true;
+          break;
+        case "vmdesc":
+          main.records.push({ type: "vmdescription", at: event.offset });
+          main.vmdescription = event.description;
+          break;
+      }
+    }
+  }
+
+  /** `vmstate_configuration` as `configuration_post_load` checks it against this destination. */
+  #configuration(
+    at: number,
+    machine: string,
+    subsections: readonly ConfigurationSubsection[],
+  ): void {
+    this.#main.records.push({ type: "configuration", at, machine });
+    for (const subsection of subsections) {
+      this.#main.records.push({ type: "subsection", at, idstr: subsection.name });
+      if (subsection.targetPageBits !== undefined) {
+        const bits = Math.log2(PAGE_SIZE);
+        if (subsection.targetPageBits !== bits) {
+          throw streamError(
+            "target page bits differ",
+            "configuration.target_page_bits",
+            subsection.targetPageBits,
+            bits,
           );
+        }
+      } else if (subsection.capabilities !== undefined) {
+        throw streamError(
+          "capability on in the source but off here",
+          "configuration.capabilities",
+          subsection.capabilities.join(",") || "none",
+          "none (the TypeScript destination supports no validated capability)",
+        );
+      } else if (subsection.uuid !== undefined) {
+        const expected = formatUuid(this.#ctx.uuid);
+        if (subsection.uuid !== expected) {
+          throw new WireError("E_UUID", "configuration UUID is not the destination's", {
+            field: "configuration.uuid",
+            received: subsection.uuid,
+            expected,
+          });
+        }
       }
     }
   }
@@ -377,230 +279,77 @@ class MainStreamReader {
     this.#main.syncPoints = this.#ctx.barrier.syncPoints;
   }
 
-  /** `ram_block_from_stream`: the block named here, or the previous one with CONTINUE. */
-  async #blockFromStream(flags: number): Promise<string> {
-    const state = this.#ram!;
-    if (flags & RAM_SAVE_FLAG_CONTINUE) {
-      if (state.lastBlock === null) {
-        throw this.#streamError(
-          "CONTINUE before any block was named",
-          "main.ram.flags",
-          hex(flags, 3),
-          "a block idstr first",
-        );
-      }
-      return state.lastBlock;
-    }
-    const name = await this.#string("main.ram.idstr");
-    if (!this.#ctx.ram.block(name)) {
-      throw this.#streamError(
-        "unknown RAM block",
-        "main.ram.idstr",
-        JSON.stringify(name),
-        this.#ctx.ram.blocks.map((b) => JSON.stringify(b.name)).join(" or ") ||
-          "a block from the block list",
-      );
-    }
-    state.lastBlock = name;
-    return name;
-  }
-
-  /** The block list after `RAM_SAVE_FLAG_MEM_SIZE` (`parse_ramblocks`). */
-  async #blockList(total: number): Promise<{ name: string; length: number }[]> {
-    const blocks: { name: string; length: number }[] = [];
-    let left = total;
-    while (left > 0) {
-      if (blocks.length >= 1024) {
-        throw this.#streamError(
-          "too many RAM blocks",
-          "main.ram.mem_size",
-          blocks.length,
-          "<= 1024",
-        );
-      }
-      const name = await this.#string("main.ram.block.idstr");
-      await this.#in.fill(8, "main.ram.block.used_length");
-      const length = this.#in.u32() * 0x1_0000_0000 + this.#in.u32();
-      if (length > left) {
-        throw this.#streamError(
-          "RAM block longer than the total announced",
-          `main.ram.block[${JSON.stringify(name)}].used_length`,
-          length,
-          `<= ${left}`,
-        );
-      }
-      blocks.push({ name, length });
-      left -= length;
-    }
-    return blocks;
-  }
-
-  async #footer(sectionId: number): Promise<void> {
-    const marker = await this.#u8("main.section_footer");
-    if (marker !== QEMU_VM_SECTION_FOOTER) {
-      throw this.#streamError(
-        "section footer missing",
-        "main.section_footer",
-        hex(marker, 2),
-        "0x7e",
-      );
-    }
-    const id = await this.#u32("main.section_footer.id");
-    if (id !== sectionId) {
-      throw this.#streamError(
-        "section footer for another section",
-        "main.section_footer.id",
-        id,
-        sectionId,
-      );
-    }
-  }
-
-  /** Keeps the rest of the stream (bounded) and decodes the device sections in it. */
-  async #deviceTail(
-    at: number,
-    header: { sectionId: number; idstr: string; instanceId: number; versionId: number },
-  ): Promise<void> {
-    const max = this.#ctx.maxDeviceTail ?? DEFAULT_MAX_DEVICE_TAIL;
-    let tail = new Uint8Array(64 * 1024);
-    let length = 0;
-    for (;;) {
-      if (length === tail.length) {
-        if (tail.length >= max) {
-          throw this.#streamError(
-            "device sections longer than the limit",
-            "main.device_tail",
-            `> ${max} bytes`,
-            `<= ${max}`,
-          );
-        }
-        const grown = new Uint8Array(Math.min(max, tail.length * 2));
-        grown.set(tail);
-        tail = grown;
-      }
-      const n = await this.#in.read(tail.subarray(length), "main.device_sections");
-      if (n === null) break;
-      length += n;
-      // Stop after the VM description, as QEMU does: the source may close without a clean end
-      // (TLS main channels never get close_notify).
-      if (tail[length - 1] === 0x7d && isCompleteTail(tail.subarray(0, length))) break;
-    }
-    const decoded = decodeDeviceTail(header, tail.subarray(0, length));
-    for (const section of decoded.sections) {
-      this.#main.records.push({
-        type: "full",
-        at: at + section.at,
-        sectionId: section.sectionId,
-        idstr: section.idstr,
-        instanceId: section.instanceId,
-        versionId: section.versionId,
-        fields: section.fields,
-      });
-    }
-    this.#main.records.push({
-      type: "eof",
-      at: at + length - (decoded.vmdescriptionLength ?? 0) - 6,
-    });
-    this.#main.eof = decoded.eof;
-    this.#main.vmdescription = decoded.vmdescription;
-    this.#main.records.push({
-      type: "vmdescription",
-      at: at + length - (decoded.vmdescriptionLength ?? 0) - 5,
-    });
-  }
-
-  /** After `QEMU_VM_EOF` of a stream without device sections: the VM description, if any. */
-  async #vmDescription(): Promise<void> {
-    const at = this.#in.position;
-    if (await this.#in.ended("main.vmdescription")) return;
-    const type = await this.#u8("main.vmdescription");
-    if (type !== QEMU_VM_VMDESCRIPTION) {
-      throw this.#streamError(
-        "bytes after QEMU_VM_EOF",
-        "main.vmdescription",
-        hex(type, 2),
-        "0x06 or end of stream",
-      );
-    }
-    const length = await this.#u32("main.vmdescription.length");
-    if (length > MAX_VMDESC) {
-      throw this.#streamError(
-        "VM description too long",
-        "main.vmdescription.length",
-        length,
-        `<= ${MAX_VMDESC}`,
-      );
-    }
-    const json = new Uint8Array(length);
-    await this.#in.readInto(json, "main.vmdescription");
-    try {
-      this.#main.vmdescription = JSON.parse(new TextDecoder().decode(json));
-    } catch {
-      this.#main.vmdescription = undefined;
-    }
-    this.#main.records.push({ type: "vmdescription", at });
-  }
-
-  #wait(what: string): { signal: AbortSignal; timeoutMs: number; what: string } {
+  #wait(what: string): WaitOptions {
     return { signal: this.#ctx.signal, timeoutMs: this.#ctx.readTimeoutMs, what };
-  }
-
-  async #u8(what: string): Promise<number> {
-    if (this.#in.available < 1) await this.#in.fill(1, what);
-    return this.#in.u8();
-  }
-
-  async #peekU8(what: string): Promise<number> {
-    if (this.#in.available < 1) await this.#in.fill(1, what);
-    return this.#in.peekU8();
-  }
-
-  async #u16(what: string): Promise<number> {
-    if (this.#in.available < 2) await this.#in.fill(2, what);
-    return this.#in.u16();
-  }
-
-  async #u32(what: string): Promise<number> {
-    if (this.#in.available < 4) await this.#in.fill(4, what);
-    return this.#in.u32();
-  }
-
-  async #skip(n: number, what: string): Promise<void> {
-    await this.#in.skip(n, what);
-  }
-
-  /** A u8 length then that many Latin-1 bytes (idstrs are at most 255 bytes, no NUL). */
-  async #string(what: string): Promise<string> {
-    const length = await this.#u8(`${what}_len`);
-    return await this.#latin1(length, what);
-  }
-
-  async #latin1(length: number, what: string): Promise<string> {
-    if (this.#in.available < length) await this.#in.fill(length, what);
-    const bytes = this.#in.take(length);
-    let text = "";
-    for (let i = 0; i < length; i++) text += String.fromCharCode(bytes[i]);
-    return text;
-  }
-
-  #streamError(
-    summary: string,
-    field: string,
-    received?: string | number,
-    expected?: string | number,
-  ): WireError {
-    return new WireError("E_STREAM", summary, { field, received, expected });
   }
 }
 
-/** Whether `tail` ends with a whole VM description (a JSON object after `EOF, 0x06, length`). */
-function isCompleteTail(tail: Uint8Array): boolean {
-  const marker = findVmDescription(tail);
-  if (marker < 0) return false;
-  try {
-    JSON.parse(new TextDecoder().decode(tail.subarray(marker + 5)));
-    return true;
-  } catch {
-    return false;
+/**
+ * The decoder classes QEMU's header checks `E_STREAM`, as QEMU's messages are classed; the
+ * destination reports a bad magic or version as it does an init packet's.
+ */
+function headerError(error: unknown): unknown {
+  if (!(error instanceof WireError) || error.errorClass !== "E_STREAM") return error;
+  const detail = { field: error.field, received: error.received, cause: error };
+  if (error.field === "stream.magic") {
+    return new WireError("E_MAGIC", "not a migration stream", {
+      ...detail,
+      expected: hex(QEMU_VM_FILE_MAGIC),
+    });
   }
+  if (error.field === "stream.version") {
+    const summary = error.received === QEMU_VM_FILE_VERSION_COMPAT
+      ? "SaveVM v2 format is obsolete"
+      : "unsupported migration stream version";
+    return new WireError("E_VERSION", summary, { ...detail, expected: error.expected });
+  }
+  return error;
+}
+
+function streamError(
+  summary: string,
+  field: string,
+  received?: string | number,
+  expected?: string | number,
+): WireError {
+  return new WireError("E_STREAM", summary, { field, received, expected });
+}
+
+/**
+ * A device's decoded state as flat text for the transcript: `field`, `field[i]`, `struct.field`,
+ * `subsection/field`; integers in decimal, bytes in hex (long ones cut).
+ */
+function deviceFields(state: VmState): Record<string, string> {
+  const out: Record<string, string> = {};
+  const left = { fields: MAX_FIELDS };
+  flatten(state, "", out, left);
+  if (left.fields < 0) out["…"] = `${-left.fields} more fields`;
+  return out;
+}
+
+function flatten(
+  state: VmState,
+  prefix: string,
+  out: Record<string, string>,
+  left: { fields: number },
+): void {
+  for (const field of state.fields) {
+    const key = `${prefix}${field.name}${field.index === undefined ? "" : `[${field.index}]`}`;
+    if (isState(field.value)) {
+      flatten(field.value, `${key}.`, out, left);
+    } else if (--left.fields >= 0) {
+      out[key] = fieldText(field.value);
+    }
+  }
+  for (const sub of state.subsections) flatten(sub, `${prefix}${sub.name}/`, out, left);
+}
+
+function isState(value: VmStateValue): value is VmState {
+  return typeof value === "object" && value !== null && !(value instanceof Uint8Array);
+}
+
+function fieldText(value: Exclude<VmStateValue, VmState>): string {
+  if (!(value instanceof Uint8Array)) return String(value);
+  const shown = toHex(value.subarray(0, MAX_FIELD_BYTES));
+  return value.length > MAX_FIELD_BYTES ? `${shown}…` : shown;
 }

@@ -166,30 +166,32 @@ export class RamImage {
    * checked the range (packet validation); this re-checks it so a bug cannot write past a block.
    */
   page(blockName: string, offset: number, pages: number): Uint8Array {
-    const block = this.#byName.get(blockName);
-    const end = offset + pages * PAGE_SIZE;
-    if (!block || offset < 0 || end > block.length) {
-      throw new WireError("E_PACKET", "page outside every RAM block", {
-        field: "page.offset",
-        received: `${JSON.stringify(blockName)}+${offset}`,
-        expected: block ? `< ${block.length}` : "a known block",
-      });
-    }
-    return this.bytes.subarray(block.start + offset, block.start + end);
+    const start = this.#start(blockName, offset, pages * PAGE_SIZE, "page");
+    return this.bytes.subarray(start, start + pages * PAGE_SIZE);
+  }
+
+  /** Copies `data` (whole pages) into `blockName` at `offset`, checked like {@linkcode page}. */
+  write(blockName: string, offset: number, data: Uint8Array): void {
+    this.bytes.set(data, this.#start(blockName, offset, data.length, "page"));
   }
 
   /** Zero-fills `pages` pages of `blockName` at `offset`, checked like {@linkcode page}, no view. */
   zero(blockName: string, offset: number, pages: number): void {
+    const start = this.#start(blockName, offset, pages * PAGE_SIZE, "zero page");
+    this.bytes.fill(0, start, start + pages * PAGE_SIZE);
+  }
+
+  /** Where `length` bytes at `offset` of `blockName` start in the image, if they fit the block. */
+  #start(blockName: string, offset: number, length: number, what: string): number {
     const block = this.#byName.get(blockName);
-    const end = offset + pages * PAGE_SIZE;
-    if (!block || offset < 0 || end > block.length) {
-      throw new WireError("E_PACKET", "zero page outside every RAM block", {
+    if (!block || offset < 0 || offset + length > block.length) {
+      throw new WireError("E_PACKET", `${what} outside every RAM block`, {
         field: "page.offset",
         received: `${JSON.stringify(blockName)}+${offset}`,
         expected: block ? `< ${block.length}` : "a known block",
       });
     }
-    this.bytes.fill(0, block.start + offset, block.start + end);
+    return block.start + offset;
   }
 
   /** SHA-256 (hex) of the whole image. */

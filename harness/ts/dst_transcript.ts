@@ -72,7 +72,10 @@ export interface ObservedConnection {
 
 /** One record of the main stream. */
 export interface MainRecord {
-  /** `start`, `part`, `end`, `full`, `command`, `eof`, `vmdescription`, `configuration`. */
+  /**
+   * `configuration`, `subsection`, `start`, `part`, `end`, `full`, `command`, `eof`,
+   * `vmdescription`.
+   */
   readonly type: string;
   readonly sectionId?: number;
   readonly idstr?: string;
@@ -90,7 +93,10 @@ export interface MainRecord {
   };
   /** For commands: `MIG_CMD_*` number and payload length. */
   readonly command?: { readonly cmd: number; readonly length: number };
-  /** For device sections: fields decoded through the VM description, hex. */
+  /**
+   * For device sections: fields decoded through the VM description (`field`, `field[i]`,
+   * `struct.field`, `subsection/field`), integers in decimal, bytes in hex.
+   */
   readonly fields?: Readonly<Record<string, string>>;
   /** For the configuration: the machine type. */
   readonly machine?: string;
