@@ -6,25 +6,29 @@
  * @module
  */
 
-import { type Command, EXIT_FAILED, EXIT_OK, intOption, UsageError } from "./command.ts";
-import { type InteropEvent, resolveImplementation, runInterop } from "../harness/interop.ts";
+import { type Command, EXIT_FAILED, EXIT_OK, intOption } from "./command.ts";
+import {
+  channelsOption,
+  IMPLEMENTATION_OPTIONS,
+  implementationsOption,
+  MIGRATION_OPTIONS,
+  ramOption,
+  UUID_OPTION,
+  uuidOption,
+} from "./options.ts";
+import { type InteropEvent, runInterop } from "../harness/interop.ts";
 
 /** The `interop` command. */
 export const interopCommand: Command = {
   name: "interop",
   summary: "Migrate between two implementations and compare the destination RAM with the pattern",
   options: {
-    src: { type: "string", value: "IMPL", help: "Source: ts, qemu-7.2, qemu-10.0 or qemu:PATH." },
-    dst: {
-      type: "string",
-      value: "IMPL",
-      help: "Destination: ts, qemu-7.2, qemu-10.0 or qemu:PATH.",
-    },
-    channels: { type: "string", value: "N", help: "Multifd channels, 1..255.", default: "2" },
+    ...IMPLEMENTATION_OPTIONS,
+    channels: MIGRATION_OPTIONS.channels,
     tls: { type: "boolean", help: "TLS on every channel with the test PKI (fixtures/pki/good)." },
-    "ram-mib": { type: "string", value: "M", help: "Guest RAM in MiB.", default: "16" },
-    seed: { type: "string", value: "S", help: "RAM pattern seed.", default: "1" },
-    uuid: { type: "string", value: "UUID", help: "-uuid of both sides (8-4-4-4-12)." },
+    "ram-mib": MIGRATION_OPTIONS["ram-mib"],
+    seed: MIGRATION_OPTIONS.seed,
+    uuid: UUID_OPTION,
     "timeout-ms": {
       type: "string",
       value: "MS",
@@ -33,31 +37,18 @@ export const interopCommand: Command = {
     },
   },
   async run(values): Promise<number> {
-    if (typeof values.src !== "string") throw new UsageError("--src is required");
-    if (typeof values.dst !== "string") throw new UsageError("--dst is required");
-    const channels = intOption(values, "channels", 1, 255);
-    const mib = intOption(values, "ram-mib", 1, 4096);
-    const seed = intOption(values, "seed", 0, 0xffff_ffff);
+    const channels = channelsOption(values);
+    const ram = ramOption(values, 4096);
     const timeoutMs = intOption(values, "timeout-ms", 1, 3_600_000);
-    const uuid = typeof values.uuid === "string" ? values.uuid : undefined;
-    if (uuid !== undefined && !/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(uuid)) {
-      throw new UsageError(`--uuid must be 8-4-4-4-12 hex digits, got ${JSON.stringify(uuid)}`);
-    }
-    const [src, dst] = await Promise.all([
-      resolveImplementation(values.src).catch((e) => {
-        throw new UsageError(`--src: ${e.message}`);
-      }),
-      resolveImplementation(values.dst).catch((e) => {
-        throw new UsageError(`--dst: ${e.message}`);
-      }),
-    ]);
+    const uuid = uuidOption(values);
+    const { src, dst } = await implementationsOption(values);
     const result = await runInterop({
       src,
       dst,
       channels,
       tls: values.tls === true,
-      ram: { mib, seed },
-      uuid: uuid?.toLowerCase(),
+      ram,
+      uuid,
       timeoutMs,
       onEvent: (event) =>
         console.log(JSON.stringify(event.event === "outcome" ? brief(event) : event)),
