@@ -10,7 +10,6 @@
  */
 
 import type { Outcome } from "../implementation.ts";
-import { listen, type TcpListener } from "../net/listen.ts";
 import { Deadline } from "../net/wait.ts";
 import { classifyChannel } from "../wire/classify.ts";
 import { toHex } from "../wire/bytes.ts";
@@ -30,8 +29,7 @@ import {
 import { RamImage } from "./dst_ram_image.ts";
 import { SyncBarrier } from "./dst_sync.ts";
 import type { DestinationTranscript, ObservedConnection } from "./dst_transcript.ts";
-import { type AcceptedConn, type ConnAcceptor, tcpAcceptor } from "./dst_conn.ts";
-import { tlsAcceptor } from "./dst_tls.ts";
+import { type AcceptedConn, type ConnAcceptor, tcpAcceptor, tlsAcceptor } from "./dst_conn.ts";
 
 export type {
   DestinationEvent,
@@ -59,20 +57,16 @@ export async function startTsDestination(
 ): Promise<TsRunningDestination> {
   const resolved = resolveDestinationOptions(options);
   const ram = new RamImage(options.ram.mib);
-  const listener = listen({
+  const listen = {
     hostname: options.listen?.hostname,
     port: options.listen?.port,
     name: "ts destination",
     timeoutMs: resolved.acceptTimeoutMs,
-  });
-  let acceptor: ConnAcceptor;
-  try {
-    acceptor = options.tls ? await tlsAcceptor(listener, options.tls) : tcpAcceptor(listener);
-  } catch (error) {
-    listener.close();
-    throw error;
-  }
-  const run = new DestinationRun(options, resolved, ram, listener, acceptor);
+  };
+  const acceptor = options.tls
+    ? await tlsAcceptor(listen, options.tls, resolved.readTimeoutMs)
+    : tcpAcceptor(listen);
+  const run = new DestinationRun(options, resolved, ram, acceptor);
   run.start();
   return run.handle();
 }
@@ -86,7 +80,6 @@ class DestinationRun {
   readonly #options: TsDestinationOptions;
   readonly #r: ResolvedDestinationOptions;
   readonly #ram: RamImage;
-  readonly #listener: TcpListener;
   readonly #acceptor: ConnAcceptor;
   readonly #barrier: SyncBarrier;
   readonly #abort = new AbortController();
@@ -109,13 +102,11 @@ class DestinationRun {
     options: TsDestinationOptions,
     resolved: ResolvedDestinationOptions,
     ram: RamImage,
-    listener: TcpListener,
     acceptor: ConnAcceptor,
   ) {
     this.#options = options;
     this.#r = resolved;
     this.#ram = ram;
-    this.#listener = listener;
     this.#acceptor = acceptor;
     this.#barrier = new SyncBarrier(resolved.channels);
     this.#channelDone = new Array(resolved.channels);
@@ -146,11 +137,8 @@ class DestinationRun {
       else external.addEventListener("abort", onAbort, { once: true });
       this.#done.promise.finally(() => external.removeEventListener("abort", onAbort));
     }
-    this.#emit({
-      event: "listening",
-      hostname: this.#listener.endpoint.hostname,
-      port: this.#listener.port,
-    });
+    const { hostname, port } = this.#acceptor.endpoint;
+    this.#emit({ event: "listening", hostname, port });
     this.#acceptLoop().catch((error) => this.#fail(error));
   }
 
@@ -158,7 +146,7 @@ class DestinationRun {
     // deno-lint-ignore no-this-alias
     const run = this;
     return {
-      endpoint: this.#listener.endpoint,
+      endpoint: this.#acceptor.endpoint,
       get bytesReceived() {
         return run.#bytes;
       },
@@ -230,7 +218,9 @@ class DestinationRun {
       const connection = { accepted, observed };
       this.#connections.push(connection);
       // Arrival order is decided here, synchronously, before any other connection is looked at.
-      const byOrder = this.#r.policy === "arrival-order" && !accepted.handshake;
+      // TLS channels cannot be peeked: they come in the order their handshakes completed, which
+      // decides, as in QEMU.
+      const byOrder = this.#r.policy === "arrival-order" || accepted.transport === "tls";
       const kind = byOrder ? this.#classify(undefined) : undefined;
       this.#handle(connection, kind).catch((error) => this.#connectionFailed(connection, error));
     }
@@ -268,18 +258,15 @@ class DestinationRun {
   async #handle(connection: Connection, decided: "main" | "multifd" | undefined): Promise<void> {
     const { accepted, observed } = connection;
     const signal = this.#abort.signal;
-    const wait = (what: string) => ({ signal, timeoutMs: this.#r.readTimeoutMs, what });
-    if (accepted.handshake) await accepted.handshake(wait("TLS handshake"));
     let kind = decided;
     if (kind === undefined) {
-      if (accepted.transport === "tls" || this.#r.policy === "arrival-order") {
-        // TLS channels cannot be peeked: the order of completed handshakes decides, as in QEMU.
-        kind = this.#classify(undefined);
-      } else {
-        const first4 = await accepted.reader.peek(4, wait("channel magic"));
-        observed.head = toHex(first4);
-        kind = this.#classify(first4);
-      }
+      const first4 = await accepted.reader.peek(4, {
+        signal,
+        timeoutMs: this.#r.readTimeoutMs,
+        what: "channel magic",
+      });
+      observed.head = toHex(first4);
+      kind = this.#classify(first4);
     }
     observed.kind = kind;
     if (kind === "main") {
@@ -481,7 +468,6 @@ class DestinationRun {
   }
 
   #teardown(): void {
-    this.#listener.close();
     this.#acceptor.close();
     for (const c of this.#connections) c.accepted.close();
   }

@@ -109,6 +109,13 @@ for (const qemu of qemus.filter((q) => q.name === "qemu-7.2" || q.name === "qemu
       assert.equal(outcome.ramSha256, await sha256Hex(patternRam(MIB, 7, 0.25)));
       const ends = transcript.connections.filter((c) => c.kind === "multifd").map((c) => c.end);
       assert.deepEqual(ends, clean ? ["close_notify", "close_notify"] : ["abrupt", "abrupt"]);
+      // The whole main stream arrived over TLS: device sections, EOF and the VM description.
+      assert.equal(transcript.main?.eof, true);
+      assert.deepEqual(
+        transcript.main?.records.filter((r) => r.type === "full").map((r) => r.idstr),
+        ["timer", "globalstate"],
+      );
+      assert.equal(transcript.main?.records.at(-1)?.type, "vmdescription");
     });
   });
 }

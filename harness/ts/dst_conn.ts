@@ -1,12 +1,16 @@
 /**
  * Accepted connections of the destination, whatever the transport: a byte reader over the
- * (decrypted) stream, an optional handshake still to complete, and a close that frees it.
+ * (decrypted) stream and a close that frees it. TLS connections come out of
+ * `harness/net/tls.ts` in the order their handshakes complete, which is the order a QEMU
+ * destination maps TLS channels in (they cannot be peeked).
  *
  * @module
  */
 
-import { closeQuietly, type TcpListener } from "../net/listen.ts";
+import type { Endpoint, TlsOptions } from "../implementation.ts";
+import { listen, type ListenOptions } from "../net/listen.ts";
 import { ByteReader } from "../net/read.ts";
+import { listenTlsServer } from "../net/tls.ts";
 import type { WaitOptions } from "../net/wait.ts";
 
 /** One accepted connection. */
@@ -14,21 +18,24 @@ export interface AcceptedConn {
   readonly transport: "tcp" | "tls";
   /** Reads the connection's bytes (after TLS). */
   readonly reader: ByteReader;
-  /** The TLS handshake, when one has to complete before the first byte. */
-  readonly handshake?: (options: WaitOptions) => Promise<void>;
   /** Closes the connection; safe to call twice. */
   close(): void;
 }
 
 /** Hands out accepted connections. */
 export interface ConnAcceptor {
+  /** Where sources connect to. */
+  readonly endpoint: Endpoint;
   accept(options: WaitOptions): Promise<AcceptedConn>;
-  /** Stops accepting and frees what is not handed out. */
+  /** Stops accepting and closes every connection it made. */
   close(): void;
 }
 
 /** Size of each channel's read buffer: big reads, few wakeups. */
 export const CHANNEL_BUFFER_SIZE = 1024 * 1024;
+
+/** Reads of at least this many bytes (page payloads) go straight into the RAM image. */
+export const DIRECT_READ_MIN = 16 * 1024;
 
 /**
  * Plain TCP: every accepted socket is read directly (`Deno.Conn.read`, which keeps a half-closed
@@ -36,32 +43,94 @@ export const CHANNEL_BUFFER_SIZE = 1024 * 1024;
  *
  * @example
  * ```ts ignore
- * import { listen } from "../net/listen.ts";
  * import { tcpAcceptor } from "./dst_conn.ts";
- * const acceptor = tcpAcceptor(listen());
+ * const acceptor = tcpAcceptor({ name: "ts destination" });
  * const conn = await acceptor.accept({ timeoutMs: 1000 });
  * ```
  */
-export function tcpAcceptor(listener: TcpListener): ConnAcceptor {
+export function tcpAcceptor(options: ListenOptions): ConnAcceptor {
+  const listener = listen(options);
   return {
-    async accept(options: WaitOptions): Promise<AcceptedConn> {
-      const conn = await listener.accept(options);
+    endpoint: listener.endpoint,
+    async accept(wait: WaitOptions): Promise<AcceptedConn> {
+      const conn = await listener.accept(wait);
       let closed = false;
       return {
         transport: "tcp",
         reader: new ByteReader(conn, {
           name: `connection from ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
           bufferSize: CHANNEL_BUFFER_SIZE,
+          directReadMin: DIRECT_READ_MIN,
         }),
         close() {
           if (closed) return;
           closed = true;
-          closeQuietly(conn);
+          try {
+            conn.close();
+          } catch {
+            // Already closed.
+          }
         },
       };
     },
     close() {
       listener.close();
+    },
+  };
+}
+
+/**
+ * TLS with the x509 PKI in `tls.dir` (QEMU's file names: `server-cert.pem`, `server-key.pem`, and
+ * `ca-cert.pem` to verify client certificates). Client certificates are required and verified
+ * when `tls.verifyPeer` is true, which is the default when `ca-cert.pem` exists. Connections are
+ * handed out in the order their handshakes complete; a failed handshake is thrown by `accept` as
+ * `E_TLS` (`E_TIMEOUT` past `handshakeTimeoutMs`). Each connection's end is told apart: close_notify ends its reader, a bare end is
+ * `E_TLS_PREMATURE_EOF`.
+ *
+ * @example
+ * ```ts ignore
+ * import { tlsAcceptor } from "./dst_conn.ts";
+ * const acceptor = await tlsAcceptor({ name: "ts destination" }, { dir: "fixtures/pki/good" });
+ * ```
+ */
+export async function tlsAcceptor(
+  options: ListenOptions,
+  tls: TlsOptions,
+  handshakeTimeoutMs?: number,
+): Promise<ConnAcceptor> {
+  const file = (name: string) => `${tls.dir}/${name}`;
+  const hasCa = await Deno.stat(file("ca-cert.pem")).then(() => true, (error) => {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  });
+  const verifyPeer = tls.verifyPeer ?? hasCa;
+  if (verifyPeer && !hasCa) throw new Error(`tls.verifyPeer needs ${file("ca-cert.pem")}`);
+  const server = await listenTlsServer({
+    certFile: file("server-cert.pem"),
+    keyFile: file("server-key.pem"),
+    caFile: hasCa ? file("ca-cert.pem") : undefined,
+    verifyPeer,
+    hostname: options.hostname,
+    port: options.port,
+    timeoutMs: options.timeoutMs,
+    handshakeTimeoutMs,
+    order: "handshake",
+    name: options.name,
+  });
+  return {
+    endpoint: server.endpoint,
+    async accept(wait: WaitOptions): Promise<AcceptedConn> {
+      const conn = await server.accept(wait);
+      return {
+        transport: "tls",
+        reader: new ByteReader(conn.readable, { name: conn.name }),
+        close() {
+          void conn[Symbol.asyncDispose]();
+        },
+      };
+    },
+    close() {
+      server.close();
     },
   };
 }
