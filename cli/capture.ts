@@ -6,15 +6,7 @@
  */
 
 import { type Command, EXIT_OK, UsageError } from "./command.ts";
-import {
-  channelsOption,
-  IMPLEMENTATION_OPTIONS,
-  implementationsOption,
-  MIGRATION_OPTIONS,
-  ramOption,
-  UUID_OPTION,
-  uuidOption,
-} from "./options.ts";
+import { MIGRATION_OPTIONS, migrationOptions } from "./options.ts";
 import { captureFixture } from "../harness/fixtures/capture.ts";
 import { MAX_RAM_MIB } from "../harness/fixtures/manifest.ts";
 
@@ -23,12 +15,9 @@ export const captureCommand: Command = {
   name: "capture",
   summary: "Record a migration between two implementations as a fixture",
   options: {
-    ...IMPLEMENTATION_OPTIONS,
-    channels: MIGRATION_OPTIONS.channels,
+    ...MIGRATION_OPTIONS,
+    uuid: { ...MIGRATION_OPTIONS.uuid, default: "12345678-9abc-def0-1122-334455667788" },
     tls: { type: "boolean", help: "TLS with the test PKI, terminated by the proxy on both sides." },
-    uuid: { ...UUID_OPTION, default: "12345678-9abc-def0-1122-334455667788" },
-    "ram-mib": MIGRATION_OPTIONS["ram-mib"],
-    seed: MIGRATION_OPTIONS.seed,
     density: {
       type: "string",
       value: "D",
@@ -40,16 +29,13 @@ export const captureCommand: Command = {
   },
   async run(values): Promise<number> {
     if (typeof values.out !== "string") throw new UsageError("--out is required");
-    const channels = channelsOption(values);
-    const ram = ramOption(values, MAX_RAM_MIB);
-    const uuid = uuidOption(values)!;
-    const { src, dst } = await implementationsOption(values);
+    const { src, dst, channels, ram, uuid } = await migrationOptions(values, MAX_RAM_MIB);
     const manifest = await captureFixture({
       src,
       dst,
       channels,
       tls: values.tls === true,
-      uuid,
+      uuid: uuid!,
       ram,
       out: values.out,
       overwrite: values.overwrite === true,

@@ -7,15 +7,7 @@
  */
 
 import { type Command, EXIT_FAILED, EXIT_OK, intOption } from "./command.ts";
-import {
-  channelsOption,
-  IMPLEMENTATION_OPTIONS,
-  implementationsOption,
-  MIGRATION_OPTIONS,
-  ramOption,
-  UUID_OPTION,
-  uuidOption,
-} from "./options.ts";
+import { MIGRATION_OPTIONS, migrationOptions } from "./options.ts";
 import { type InteropEvent, runInterop } from "../harness/interop.ts";
 
 /** The `interop` command. */
@@ -23,12 +15,8 @@ export const interopCommand: Command = {
   name: "interop",
   summary: "Migrate between two implementations and compare the destination RAM with the pattern",
   options: {
-    ...IMPLEMENTATION_OPTIONS,
-    channels: MIGRATION_OPTIONS.channels,
+    ...MIGRATION_OPTIONS,
     tls: { type: "boolean", help: "TLS on every channel with the test PKI (fixtures/pki/good)." },
-    "ram-mib": MIGRATION_OPTIONS["ram-mib"],
-    seed: MIGRATION_OPTIONS.seed,
-    uuid: UUID_OPTION,
     "timeout-ms": {
       type: "string",
       value: "MS",
@@ -37,11 +25,8 @@ export const interopCommand: Command = {
     },
   },
   async run(values): Promise<number> {
-    const channels = channelsOption(values);
-    const ram = ramOption(values, 4096);
+    const { src, dst, channels, ram, uuid } = await migrationOptions(values, 4096);
     const timeoutMs = intOption(values, "timeout-ms", 1, 3_600_000);
-    const uuid = uuidOption(values);
-    const { src, dst } = await implementationsOption(values);
     const result = await runInterop({
       src,
       dst,

@@ -10,31 +10,58 @@ import { intOption, type OptionSpec, UsageError } from "./command.ts";
 import type { Implementation, RamSpec } from "../harness/implementation.ts";
 import { resolveImplementation } from "../harness/interop.ts";
 
-/** `--src` and `--dst`: the two implementations of a migration. */
-export const IMPLEMENTATION_OPTIONS: Readonly<Record<"src" | "dst", OptionSpec>> = {
+/**
+ * `--src`, `--dst`, `--channels`, `--ram-mib`, `--seed` and `--uuid`: one pattern migration
+ * between two implementations. {@linkcode migrationOptions} reads them.
+ */
+export const MIGRATION_OPTIONS: Readonly<
+  Record<"src" | "dst" | "channels" | "ram-mib" | "seed" | "uuid", OptionSpec>
+> = {
   src: { type: "string", value: "IMPL", help: "Source: ts, qemu-7.2, qemu-10.0 or qemu:PATH." },
   dst: {
     type: "string",
     value: "IMPL",
     help: "Destination: ts, qemu-7.2, qemu-10.0 or qemu:PATH.",
   },
-};
-
-/** `--channels`, `--ram-mib` and `--seed`: the shape of a pattern migration. */
-export const MIGRATION_OPTIONS: Readonly<Record<"channels" | "ram-mib" | "seed", OptionSpec>> = {
   channels: { type: "string", value: "N", help: "Multifd channels, 1..255.", default: "2" },
   "ram-mib": { type: "string", value: "M", help: "Guest RAM in MiB.", default: "16" },
   seed: { type: "string", value: "S", help: "RAM pattern seed.", default: "1" },
+  uuid: { type: "string", value: "UUID", help: "-uuid of both sides (8-4-4-4-12)." },
 };
 
-/** `--uuid`: the VM UUID of both sides. */
-export const UUID_OPTION: OptionSpec = {
-  type: "string",
-  value: "UUID",
-  help: "-uuid of both sides (8-4-4-4-12).",
-};
+/** What {@linkcode migrationOptions} read. */
+export interface MigrationChoice {
+  readonly src: Implementation;
+  readonly dst: Implementation;
+  readonly channels: number;
+  readonly ram: RamSpec;
+  readonly uuid?: string;
+}
 
 const UUID = /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i;
+
+/**
+ * Reads {@linkcode MIGRATION_OPTIONS} (and `--density`, where the command has it); guest RAM up to
+ * `maxMib`.
+ *
+ * @throws {UsageError} naming the first option that is missing or wrong.
+ * @example
+ * ```ts ignore
+ * import { migrationOptions } from "./options.ts";
+ * const choice = await migrationOptions({ src: "ts", dst: "qemu-10.0", channels: "2" }, 1024);
+ * console.log(choice.dst.version);
+ * ```
+ */
+export async function migrationOptions(
+  values: Record<string, unknown>,
+  maxMib: number,
+): Promise<MigrationChoice> {
+  const channels = channelsOption(values);
+  const ram = ramOption(values, maxMib);
+  const uuid = uuidOption(values);
+  const { src, dst } = await implementationsOption(values);
+  return { src, dst, channels, ram, ...(uuid !== undefined ? { uuid } : {}) };
+}
 
 /**
  * Resolves `--src` and `--dst`; a missing or unknown name is a {@linkcode UsageError} naming the

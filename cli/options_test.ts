@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { UsageError } from "./command.ts";
-import { channelsOption, implementationsOption, ramOption, uuidOption } from "./options.ts";
+import {
+  channelsOption,
+  implementationsOption,
+  migrationOptions,
+  ramOption,
+  uuidOption,
+} from "./options.ts";
 
 Deno.test("shared options parse what is right and name the option of what is not", async () => {
   assert.equal(channelsOption({ channels: "255" }), 255);
@@ -30,4 +36,30 @@ Deno.test("shared options parse what is right and name the option of what is not
   });
   const { src, dst } = await implementationsOption({ src: "ts", dst: "ts" });
   assert.deepEqual([src.name, dst.name], ["ts", "ts"]);
+});
+
+Deno.test("migration options read implementations, channels, RAM and UUID together", async () => {
+  const choice = await migrationOptions({
+    src: "ts",
+    dst: "ts",
+    channels: "4",
+    "ram-mib": "32",
+    seed: "9",
+    density: "0.25",
+    uuid: "12345678-9abc-def0-1122-334455667788",
+  }, 1024);
+  assert.deepEqual(
+    { ...choice, src: choice.src.name, dst: choice.dst.name },
+    {
+      src: "ts",
+      dst: "ts",
+      channels: 4,
+      ram: { mib: 32, seed: 9, density: 0.25 },
+      uuid: "12345678-9abc-def0-1122-334455667788",
+    },
+  );
+  await assert.rejects(
+    migrationOptions({ src: "ts", dst: "ts", channels: "2", "ram-mib": "4097", seed: "1" }, 4096),
+    /--ram-mib must be an integer in 1..4096, got "4097"/,
+  );
 });
