@@ -153,7 +153,7 @@ const certificates: Case[] = [
     representative: true,
     async run(ctx) {
       await using pki = await untrustedClientPki();
-      return driveDestination(ctx, this, {
+      return await driveDestination(ctx, this, {
         tls: true,
         sourceTls: { dir: pki.dir, hostname: "localhost" },
         waitMs: 15_000,
