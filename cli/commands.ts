@@ -5,6 +5,7 @@
  */
 
 import type { Command } from "./command.ts";
+import { benchCommand } from "./bench.ts";
 import { captureCommand } from "./capture.ts";
 import { conformanceCommand } from "./conformance.ts";
 import { destinationCommand } from "./destination.ts";
@@ -14,6 +15,7 @@ import { sourceCommand } from "./source.ts";
 
 /** The registered commands. */
 export const commands: readonly Command[] = [
+  benchCommand,
   captureCommand,
   conformanceCommand,
   destinationCommand,
