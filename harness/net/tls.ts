@@ -17,6 +17,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import tls from "node:tls";
 import { classOf, WireError } from "../wire/errors.ts";
 import type { Endpoint } from "../implementation.ts";
@@ -469,7 +470,10 @@ export async function clientHandshake(
       ca: credentials.ca,
       cert: credentials.cert,
       key: credentials.key,
-      servername: credentials.serverName,
+      // SNI carries host names only; an IP address is checked against the certificate's IP SANs.
+      ...(isIP(credentials.serverName) === 0
+        ? { servername: credentials.serverName }
+        : { host: credentials.serverName }),
       maxVersion: "TLSv1.2",
     });
     socket.once("secureConnect", () => resolve(socket!));

@@ -187,6 +187,19 @@ Deno.test("TLS client rejects a server certificate for another name", async () =
   await rejectsWith(connectTls(clientOptions(server.port)), "E_TLS", /handshake failed/);
 });
 
+Deno.test("TLS client checks an IP address name against the certificate's IP SANs", async () => {
+  await using server = await listenTlsServer(serverOptions());
+  const accepting = server.accept().then((conn) => conn[Symbol.asyncDispose](), () => {});
+  await using client = await connectTls({ ...clientOptions(server.port), serverName: "127.0.0.1" });
+  assert.equal(client.peer.authorized, true);
+  await accepting;
+  await rejectsWith(
+    connectTls({ ...clientOptions(server.port), serverName: "127.0.0.2" }),
+    "E_TLS",
+    /127\.0\.0\.2/,
+  );
+});
+
 Deno.test("TLS server hands out connections in handshake order, and times out", async () => {
   await using server = await listenTlsServer(serverOptions());
   await rejectsWith(server.accept({ timeoutMs: 100 }), "E_TIMEOUT", /a TLS connection/);
