@@ -191,6 +191,10 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
         onEvent: options.onEvent,
       });
       Object.assign(evidence, stats, { packets: sender.packets });
+      if (closeMode === "abrupt") {
+        await sender.flush();
+        await endMultifdAbruptly(channels, signal);
+      }
       mainWriter.bytes(template.epilogue);
       await mainWriter.flush();
       await sender.flush();
@@ -219,6 +223,23 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
 function connectionsOf(channels: OpenedChannels): SourceConnection[] {
   const all = channels.multifd.map((m) => m.connection);
   return channels.main ? [channels.main, ...all] : all;
+}
+
+/** How long an abrupt end of the multifd channels waits for the destination to react. */
+export const ABRUPT_END_GRACE_MS = 500;
+
+/**
+ * Ends the multifd channels without close_notify while the migration is still open: after their
+ * last packet, before the main stream's device sections and EOF. A destination that refuses such
+ * an end (QEMU ≥ 10.0 by default) closes the channels, and is given until then, at most
+ * {@linkcode ABRUPT_END_GRACE_MS}, so the refusal does not race the completion of the migration.
+ */
+async function endMultifdAbruptly(channels: OpenedChannels, signal: AbortSignal): Promise<void> {
+  await Promise.all(
+    channels.multifd.map((m) =>
+      m.connection.close("abrupt", { signal, timeoutMs: ABRUPT_END_GRACE_MS })
+    ),
+  );
 }
 
 /** Closes every channel the same way, in parallel. */

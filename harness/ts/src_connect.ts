@@ -10,7 +10,8 @@
 import type { Endpoint } from "../implementation.ts";
 import { WireError } from "../wire/errors.ts";
 import type { InitPlan } from "./src_init.ts";
-import { type CloseMode, SourceConnection, type TlsClientMaterial } from "./src_connection.ts";
+import type { TlsClientCredentials } from "../net/tls.ts";
+import { type CloseMode, SourceConnection } from "./src_connection.ts";
 import type { ChannelSlot, ConnectionOrder, SourceEvent } from "./source_options.ts";
 
 /** A multifd channel as opened: its slot, its init and what follows it. */
@@ -27,8 +28,8 @@ export interface ConnectPlan {
   /** Init plan of every multifd slot (regular ones first, then extras). */
   readonly inits: readonly InitPlan[];
   readonly mainDelayMs?: number;
-  readonly tls?: TlsClientMaterial;
-  /** How the channels will be closed (abrupt TLS needs a relay from the start). */
+  readonly tls?: TlsClientCredentials;
+  /** How the channels end when they are disposed of without a close. */
   readonly closeMode?: CloseMode;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;

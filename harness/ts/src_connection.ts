@@ -9,26 +9,23 @@
 
 import type { Endpoint, TlsOptions } from "../implementation.ts";
 import { connect } from "../net/listen.ts";
+import {
+  clientHandshake,
+  type CloseMode,
+  readTlsClientCredentials,
+  type TlsClientCredentials,
+  type TlsConnection,
+} from "../net/tls.ts";
 import { Deadline, type WaitOptions } from "../net/wait.ts";
 import { ByteWriter } from "../net/write.ts";
-import { TlsAbruptRelay } from "./src_tls_relay.ts";
 import { classOf, WireError } from "../wire/errors.ts";
 
-/** How a channel ends: TLS close_notify (or TCP FIN) first, or a bare TCP close. */
-export type CloseMode = "clean" | "abrupt";
-
-/** PEM material a TLS source needs, read once per source. */
-export interface TlsClientMaterial {
-  readonly caCert: string;
-  readonly cert?: string;
-  readonly key?: string;
-  /** Name the destination's certificate is checked against. */
-  readonly hostname: string;
-}
+export type { CloseMode } from "../net/tls.ts";
 
 /**
  * Reads the client side of a QEMU-style PKI directory (`ca-cert.pem`, `client-cert.pem`,
- * `client-key.pem`); the client pair is optional (a destination without verify-peer).
+ * `client-key.pem`); the client pair is optional (a destination without verify-peer). The
+ * destination's certificate is checked against `tls.hostname`, else the connect host.
  *
  * @example
  * ```ts ignore
@@ -39,33 +36,33 @@ export interface TlsClientMaterial {
 export async function readTlsClientMaterial(
   tls: TlsOptions,
   connectHost: string,
-): Promise<TlsClientMaterial> {
-  const read = async (name: string, optional: boolean): Promise<string | undefined> => {
-    try {
-      return await Deno.readTextFile(`${tls.dir}/${name}`);
-    } catch (error) {
-      if (optional && error instanceof Deno.errors.NotFound) return undefined;
-      throw new WireError("E_TLS", `cannot read ${name} from the TLS directory`, {
-        field: "tls.dir",
-        received: tls.dir,
-        cause: error,
-      });
-    }
-  };
-  const caCert = (await read("ca-cert.pem", false))!;
-  const cert = await read("client-cert.pem", true);
-  const key = cert === undefined ? undefined : await read("client-key.pem", false);
-  return { caCert, cert, key, hostname: tls.hostname ?? connectHost };
+): Promise<TlsClientCredentials> {
+  const file = (name: string) => `${tls.dir}/${name}`;
+  const hasCert = await Deno.stat(file("client-cert.pem")).then(() => true, () => false);
+  try {
+    return await readTlsClientCredentials({
+      caFile: file("ca-cert.pem"),
+      certFile: hasCert ? file("client-cert.pem") : undefined,
+      keyFile: hasCert ? file("client-key.pem") : undefined,
+      serverName: tls.hostname ?? connectHost,
+    });
+  } catch (error) {
+    throw new WireError("E_TLS", `cannot read the TLS directory: ${error}`, {
+      field: "tls.dir",
+      received: tls.dir,
+      cause: error,
+    });
+  }
 }
 
 /** Options of {@linkcode SourceConnection.open}. */
 export interface OpenOptions extends WaitOptions {
   /** Name in errors and events, e.g. `main channel` or `multifd channel 1`. */
   readonly name: string;
-  readonly tls?: TlsClientMaterial;
+  readonly tls?: TlsClientCredentials;
   /** Bound of each write. */
   readonly writeTimeoutMs: number;
-  /** How the channel will be closed; `abrupt` TLS needs a relay from the start. */
+  /** How the channel ends when it is disposed of without {@linkcode SourceConnection.close}. */
   readonly closeMode?: CloseMode;
 }
 
@@ -87,74 +84,45 @@ const DRAIN_BUFFER = 16 * 1024;
  */
 export class SourceConnection implements AsyncDisposable {
   readonly name: string;
-  readonly conn: Deno.Conn;
   readonly writer: ByteWriter;
   readonly tls: boolean;
   /** Resolves when the destination closed its side (EOF or error); never rejects. */
   readonly peerClosed: Promise<{ readonly error?: WireError }>;
-  readonly #relay: TlsAbruptRelay | null;
+  readonly #tcp: Deno.TcpConn;
+  readonly #secure: TlsConnection | null;
+  readonly #closeMode: CloseMode;
   #peerDone = false;
   #closed = false;
 
-  private constructor(
-    name: string,
-    conn: Deno.Conn,
-    tls: boolean,
-    relay: TlsAbruptRelay | null,
-    writeTimeoutMs: number,
-  ) {
-    this.name = name;
-    this.conn = conn;
-    this.tls = tls;
-    this.#relay = relay;
-    this.writer = new ByteWriter(conn, { name, timeoutMs: writeTimeoutMs });
+  private constructor(tcp: Deno.TcpConn, secure: TlsConnection | null, options: OpenOptions) {
+    this.name = options.name;
+    this.#tcp = tcp;
+    this.#secure = secure;
+    this.tls = secure !== null;
+    this.#closeMode = options.closeMode ?? "clean";
+    this.writer = new ByteWriter(secure ?? tcp, {
+      name: options.name,
+      timeoutMs: options.writeTimeoutMs,
+    });
     this.peerClosed = this.#drain();
   }
 
   /**
-   * Connects (and completes the TLS handshake) within the bound. A TLS channel that is to end
-   * abruptly runs over a {@linkcode TlsAbruptRelay}.
+   * Connects and, with `tls`, completes the TLS 1.2 handshake within the bound (`harness/net/tls.ts`,
+   * which can end a channel with or without close_notify).
    */
   static async open(endpoint: Endpoint, options: OpenOptions): Promise<SourceConnection> {
-    if (!options.tls) {
-      const tcp = await connect(endpoint, { ...options, what: options.name });
-      tcp.setNoDelay(true);
-      return new SourceConnection(options.name, tcp, false, null, options.writeTimeoutMs);
-    }
-    const material = options.tls;
-    const hostname = verifyName(material.hostname, endpoint.hostname);
-    const relay = options.closeMode === "abrupt"
-      ? await TlsAbruptRelay.open(endpoint, { ...options, what: options.name })
-      : null;
-    const deadline = new Deadline({ ...options, what: `TLS handshake of ${options.name}` }, 30_000);
-    const connecting = Deno.connectTls({
-      hostname,
-      port: relay ? relay.port : endpoint.port,
-      caCerts: [material.caCert],
-      ...(material.cert && material.key ? { cert: material.cert, key: material.key } : {}),
+    const tcp = await connect(endpoint, { ...options, what: options.name });
+    tcp.setNoDelay(true);
+    if (!options.tls) return new SourceConnection(tcp, null, options);
+    // On failure the handshake closes the connection and throws E_TLS (E_TIMEOUT past the bound).
+    const secure = await clientHandshake(tcp, options.tls, {
+      name: options.name,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+      handshakeTimeoutMs: options.timeoutMs,
     });
-    try {
-      const tls = await deadline.race(connecting);
-      try {
-        await deadline.race(tls.handshake());
-      } catch (error) {
-        tls.close();
-        throw error;
-      }
-      return new SourceConnection(options.name, tls, true, relay, options.writeTimeoutMs);
-    } catch (error) {
-      connecting.then((tls) => tls.close(), () => {});
-      await relay?.[Symbol.asyncDispose]();
-      if (error instanceof WireError) throw error;
-      const errorClass = classOf(error);
-      throw new WireError(
-        errorClass === "E_IO" ? "E_TLS" : errorClass,
-        `TLS handshake of ${options.name} failed: ${error}`,
-        { field: "tls", cause: error },
-      );
-    } finally {
-      deadline.clear();
-    }
+    return new SourceConnection(tcp, secure, options);
   }
 
   /** Whether the destination closed its side (before this side closed the connection). */
@@ -170,52 +138,63 @@ export class SourceConnection implements AsyncDisposable {
   /**
    * Ends the channel. `clean` sends close_notify (TLS) or FIN (TCP), then waits within the bound
    * for the destination to close so that unread data never turns the close into a reset;
-   * `abrupt` ends a TLS channel without close_notify (the channel must have been opened with
-   * `closeMode: "abrupt"`) and closes a TCP one at once.
+   * `abrupt` ends a TLS channel with FIN but without close_notify, and closes a TCP one at once.
    */
   async close(mode: CloseMode, options?: WaitOptions): Promise<void> {
     if (this.#closed) return;
     const deadline = new Deadline({ ...options, what: `close of ${this.name}` }, 5_000);
     try {
-      if (mode === "clean") {
-        await deadline.race(this.conn.closeWrite());
+      if (this.#secure) {
+        await deadline.race(this.#secure.close(mode, options));
         await deadline.race(this.peerClosed);
-      } else if (this.#relay) {
-        this.#relay.arm();
-        this.#closeNow();
-        await deadline.race(this.#relay.done);
+      } else if (mode === "clean") {
+        await deadline.race(this.#tcp.closeWrite());
+        await deadline.race(this.peerClosed);
       }
     } catch {
       // The peer may already be gone or slow to close: the bytes are sent either way.
     } finally {
       deadline.clear();
       this.#closeNow();
-      await this.#relay?.[Symbol.asyncDispose]();
     }
   }
 
-  /** Closes at once (a TLS channel sends close_notify unless it runs over the relay). */
+  /** Closes at once; a TLS channel ends as `closeMode` says (close_notify unless `abrupt`). */
   async [Symbol.asyncDispose](): Promise<void> {
     this.#closeNow();
-    await this.#relay?.[Symbol.asyncDispose]();
     await this.peerClosed;
   }
 
   #closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#secure) {
+      // A close already under way keeps its mode; disposal then frees the socket.
+      const secure = this.#secure;
+      void secure.close(this.#closeMode).catch(() => {}).finally(() =>
+        secure[Symbol.asyncDispose]()
+      );
+      return;
+    }
     try {
-      this.conn.close();
+      this.#tcp.close();
     } catch {
       // Already closed.
     }
   }
 
   async #drain(): Promise<{ error?: WireError }> {
-    const buffer = new Uint8Array(DRAIN_BUFFER);
     try {
-      while ((await this.conn.read(buffer)) !== null) {
-        // Whatever the destination sends (TLS session tickets) is read and dropped.
+      if (this.#secure) {
+        const reader = this.#secure.readable.getReader();
+        while (!(await reader.read()).done) {
+          // Whatever the destination sends is read and dropped.
+        }
+      } else {
+        const buffer = new Uint8Array(DRAIN_BUFFER);
+        while ((await this.#tcp.read(buffer)) !== null) {
+          // Whatever the destination sends is read and dropped.
+        }
       }
       return {};
     } catch (error) {
@@ -231,18 +210,4 @@ export class SourceConnection implements AsyncDisposable {
       this.#peerDone = !this.#closed;
     }
   }
-}
-
-/**
- * The name the destination's certificate is checked against; Deno connects to it, so it must be
- * the connect address itself or `localhost` for a loopback address.
- */
-function verifyName(wanted: string, connectHost: string): string {
-  if (wanted === connectHost) return wanted;
-  if (wanted === "localhost" && /^127\./.test(connectHost)) return wanted;
-  throw new WireError("E_TLS", "tls.hostname must be the connect address or localhost", {
-    field: "tls.hostname",
-    received: wanted,
-    expected: `${connectHost} or localhost`,
-  });
 }
