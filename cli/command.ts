@@ -164,6 +164,43 @@ export function intOption(
 }
 
 /**
+ * Reads an option that takes one of a few words, naming the option, the words and the value when
+ * it is another.
+ *
+ * @example
+ * ```ts
+ * import { choiceOption } from "./command.ts";
+ * console.log(choiceOption({ "tls-eof": "relaxed" }, "tls-eof", ["strict", "relaxed"] as const));
+ * // "relaxed"
+ * ```
+ */
+export function choiceOption<T extends string>(
+  values: Record<string, unknown>,
+  name: string,
+  choices: readonly T[],
+): T {
+  const raw = values[name];
+  if (!choices.includes(raw as T)) {
+    throw new UsageError(`--${name} must be ${choices.join(" or ")}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+/**
+ * Reads an optional string option: its value, or `undefined` when it was not given.
+ *
+ * @example
+ * ```ts
+ * import { stringOption } from "./command.ts";
+ * console.log(stringOption({ "ram-out": "ram.bin" }, "ram-out")); // "ram.bin"
+ * ```
+ */
+export function stringOption(values: Record<string, unknown>, name: string): string | undefined {
+  const raw = values[name];
+  return raw === undefined ? undefined : String(raw);
+}
+
+/**
  * Parses `HOST:PORT` (or `[v6]:PORT`), naming the option and value when malformed.
  *
  * @example

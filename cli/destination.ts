@@ -7,19 +7,17 @@
  * @module
  */
 
+import { choiceOption, type Command, endpointOption, intOption, stringOption } from "./command.ts";
+import { channelsOption, ramOption, uuidOption } from "./options.ts";
 import {
-  type Command,
-  endpointOption,
-  EXIT_FAILED,
-  EXIT_OK,
-  intOption,
-  UsageError,
-} from "./command.ts";
+  printEvent,
+  printResult,
+  tlsDirOption,
+  untilInterrupted,
+  wireVersionOption,
+} from "./peer.ts";
 import { startTsDestination } from "../harness/ts/destination.ts";
-import type { DestinationEvent } from "../harness/ts/dst_options.ts";
-import { versionInfo } from "../harness/wire/versions.ts";
-
-const UUID = /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i;
+import { MAX_RAM_MIB } from "../harness/ts/dst_ram_image.ts";
 
 /** The `destination` command. */
 export const destinationCommand: Command = {
@@ -40,11 +38,7 @@ export const destinationCommand: Command = {
       help: "Channel classification: peek-magic (QEMU >= 8.0) or arrival-order (QEMU 7.2).",
       default: "peek-magic",
     },
-    "tls-dir": {
-      type: "string",
-      value: "D",
-      help: "TLS with the x509 PKI in D (ca-cert.pem, server-cert.pem, server-key.pem).",
-    },
+    "tls-dir": tlsDirOption("ca-cert.pem, server-cert.pem, server-key.pem"),
     "tls-eof": {
       type: "string",
       value: "strict|relaxed",
@@ -90,91 +84,47 @@ export const destinationCommand: Command = {
   },
   async run(values): Promise<number> {
     const listen = endpointOption("listen", String(values.listen));
-    const channels = intOption(values, "channels", 1, 255);
-    const mib = intOption(values, "ram-mib", 1, 65536);
-    const seed = intOption(values, "seed", 0, 0xffff_ffff);
+    const channels = channelsOption(values);
+    const ram = ramOption(values, MAX_RAM_MIB);
+    const uuid = uuidOption(values);
     const readTimeoutMs = intOption(values, "read-timeout-ms", 1, 3_600_000);
     const timeoutMs = intOption(values, "timeout-ms", 1, 86_400_000);
-    const uuid = values.uuid === undefined ? undefined : String(values.uuid);
-    if (uuid !== undefined && !UUID.test(uuid)) {
-      throw new UsageError(`--uuid must be 8-4-4-4-12 hex digits, got ${JSON.stringify(uuid)}`);
-    }
-    const policy = String(values.policy);
-    if (policy !== "peek-magic" && policy !== "arrival-order") {
-      throw new UsageError(
-        `--policy must be peek-magic or arrival-order, got ${JSON.stringify(policy)}`,
-      );
-    }
-    const tlsEof = String(values["tls-eof"]);
-    if (tlsEof !== "strict" && tlsEof !== "relaxed") {
-      throw new UsageError(`--tls-eof must be strict or relaxed, got ${JSON.stringify(tlsEof)}`);
-    }
-    const sourceVersion = String(values["source-version"]);
-    try {
-      versionInfo(sourceVersion);
-    } catch (error) {
-      throw new UsageError(`--source-version: ${(error as Error).message}`);
-    }
-    let density: number | undefined;
-    if (values.density !== undefined) {
-      density = Number(values.density);
-      if (!(density >= 0 && density <= 1)) {
-        throw new UsageError(`--density must be a number in 0..1, got ${values.density}`);
-      }
-    }
-    const tlsDir = values["tls-dir"] === undefined ? undefined : String(values["tls-dir"]);
+    const policy = choiceOption(values, "policy", ["peek-magic", "arrival-order"] as const);
+    const tlsEof = choiceOption(values, "tls-eof", ["strict", "relaxed"] as const);
+    const sourceVersion = wireVersionOption("source-version", String(values["source-version"]));
+    const tlsDir = stringOption(values, "tls-dir");
 
-    const controller = new AbortController();
-    const stop = () => controller.abort(new Error("interrupted"));
-    Deno.addSignalListener("SIGINT", stop);
-    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
-    const print = (event: Record<string, unknown>) => console.log(JSON.stringify(event));
-    try {
+    return await untilInterrupted(timeoutMs, async (signal) => {
       await using dst = await startTsDestination({
         listen,
         channels,
-        uuid: uuid?.toLowerCase(),
+        uuid,
         policy,
         sourceVersion,
         readTimeoutMs,
         acceptTimeoutMs: timeoutMs,
-        ram: { mib, seed, density },
+        ram,
         verifyPattern: values["no-verify-pattern"] !== true,
-        ramOut: values["ram-out"] === undefined ? undefined : String(values["ram-out"]),
+        ramOut: stringOption(values, "ram-out"),
         tls: tlsDir === undefined ? undefined : {
           dir: tlsDir,
           eof: tlsEof,
           verifyPeer: values["tls-no-verify-peer"] !== true,
         },
         signal,
-        onEvent: (event) => print(eventLine(event)),
+        onEvent: printEvent,
       });
       const progress = progressReporter(() => dst.bytesReceived);
       try {
         const outcome = await dst.outcome();
         const pattern = outcome.evidence?.pattern as { matches?: boolean } | undefined;
-        print({
-          event: "result",
-          status: outcome.status,
-          ...(outcome.errorClass ? { class: outcome.errorClass } : {}),
-          ramSha256: outcome.ramSha256 ?? null,
-          ...(pattern ? { patternMatches: pattern.matches } : {}),
-          bytes: outcome.bytes ?? 0,
-          seconds: outcome.seconds ?? 0,
-        });
-        return outcome.status === "completed" ? EXIT_OK : EXIT_FAILED;
+        return printResult(outcome, pattern ? { patternMatches: pattern.matches } : {});
       } finally {
         progress.stop();
       }
-    } finally {
-      Deno.removeSignalListener("SIGINT", stop);
-    }
+    });
   },
 };
-
-function eventLine(event: DestinationEvent): Record<string, unknown> {
-  return { ...event };
-}
 
 /** Prints channels, bytes and throughput to stderr once a second while bytes move. */
 function progressReporter(bytes: () => number): { stop(): void } {

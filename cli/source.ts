@@ -8,18 +8,25 @@
  */
 
 import {
+  choiceOption,
   type Command,
   endpointOption,
-  EXIT_FAILED,
-  EXIT_OK,
   intOption,
+  stringOption,
   UsageError,
 } from "./command.ts";
+import { channelsOption, ramOption, uuidOption } from "./options.ts";
+import {
+  printEvent,
+  printResult,
+  tlsDirOption,
+  untilInterrupted,
+  wireVersionOption,
+} from "./peer.ts";
 import { startTsSource } from "../harness/ts/source.ts";
 import type { ChannelSlot, ConnectionOrder, SourceEvent } from "../harness/ts/source_options.ts";
-import { versionInfo } from "../harness/wire/versions.ts";
+import { MAX_RAM_MIB } from "../harness/ts/dst_ram_image.ts";
 
-const UUID = /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i;
 const MIB = 1024 * 1024;
 
 /** The `source` command. */
@@ -36,11 +43,7 @@ export const sourceCommand: Command = {
       help: "Connection order: main-first, main-last, or a list such as main,1,0.",
       default: "main-first",
     },
-    "tls-dir": {
-      type: "string",
-      value: "D",
-      help: "TLS with the x509 PKI in D (ca-cert.pem, client-cert.pem, client-key.pem).",
-    },
+    "tls-dir": tlsDirOption("ca-cert.pem, client-cert.pem, client-key.pem"),
     "tls-hostname": {
       type: "string",
       value: "H",
@@ -79,79 +82,47 @@ export const sourceCommand: Command = {
   },
   async run(values): Promise<number> {
     const connect = endpointOption("connect", requireString(values, "connect"));
-    const channels = intOption(values, "channels", 1, 255);
+    const channels = channelsOption(values);
     const timeoutMs = intOption(values, "timeout-ms", 1, 3_600_000);
-    const uuid = values.uuid === undefined ? undefined : String(values.uuid);
-    if (uuid !== undefined && !UUID.test(uuid)) {
-      throw new UsageError(`--uuid must be 8-4-4-4-12 hex digits, got ${JSON.stringify(uuid)}`);
-    }
+    const uuid = uuidOption(values);
     const order = parseOrder(String(values.order), channels);
     const targetVersion = parseTarget(String(values.target));
-    const tlsClose = String(values["tls-close"]);
-    if (tlsClose !== "clean" && tlsClose !== "abrupt") {
-      throw new UsageError(`--tls-close must be clean or abrupt, got ${JSON.stringify(tlsClose)}`);
-    }
-    const ramFile = values.ram === undefined ? undefined : String(values.ram);
+    const tlsClose = choiceOption(values, "tls-close", ["clean", "abrupt"] as const);
+    const ramFile = stringOption(values, "ram");
     const ram = ramFile === undefined
-      ? {
-        mib: intOption(values, "ram-mib", 1, 65536),
-        seed: intOption(values, "seed", 0, 0xffff_ffff),
-        density: parseDensity(values.density),
-      }
+      ? ramOption(values, MAX_RAM_MIB)
       : { mib: await ramFileMib(ramFile), seed: 0 };
-    const tlsDir = values["tls-dir"] === undefined ? undefined : String(values["tls-dir"]);
+    const tlsDir = stringOption(values, "tls-dir");
 
-    const controller = new AbortController();
-    const stop = () => controller.abort(new Error("interrupted"));
-    Deno.addSignalListener("SIGINT", stop);
-    const print = (event: Record<string, unknown>) => console.log(JSON.stringify(event));
-    try {
+    return await untilInterrupted(undefined, async (signal) => {
       await using source = await startTsSource({
         connect,
         channels,
-        uuid: uuid?.toLowerCase(),
+        uuid,
         ram,
         ramFile,
         targetVersion,
         timeoutMs,
         tls: tlsDir === undefined ? undefined : {
           dir: tlsDir,
-          hostname: values["tls-hostname"] === undefined
-            ? undefined
-            : String(values["tls-hostname"]),
+          hostname: stringOption(values, "tls-hostname"),
           close: tlsClose,
         },
         script: {
           order,
           stopAfterInit: values["stop-after-init"] === true,
         },
-        signal: controller.signal,
-        onEvent: (event) => report(event, print, ram.mib),
+        signal,
+        onEvent: (event) => report(event, ram.mib),
       });
-      const outcome = await source.outcome();
-      print({
-        event: "result",
-        status: outcome.status === "completed" ? "completed" : "failed",
-        ...(outcome.errorClass ? { class: outcome.errorClass } : {}),
-        ...(outcome.message ? { message: outcome.message } : {}),
-        ramSha256: outcome.ramSha256 ?? null,
-        bytes: outcome.bytes ?? 0,
-        seconds: outcome.seconds ?? 0,
-      });
-      return outcome.status === "completed" ? EXIT_OK : EXIT_FAILED;
-    } finally {
-      Deno.removeSignalListener("SIGINT", stop);
-    }
+      return printResult(await source.outcome());
+    });
   },
 };
 
-function report(
-  event: SourceEvent,
-  print: (event: Record<string, unknown>) => void,
-  mib: number,
-): void {
+function report(event: SourceEvent, mib: number): void {
   if (event.event !== "progress") {
-    print({ ...event });
+    printEvent(event);
     return;
   }
   const share = Math.min(100, (event.pages * 4096 * 100) / (mib * MIB));
@@ -204,22 +175,7 @@ export function parseOrder(raw: string, channels: number): ConnectionOrder {
  * ```
  */
 export function parseTarget(raw: string): string {
-  const version = raw === "ts" ? "10.0" : raw.replace(/^qemu-/, "");
-  try {
-    versionInfo(version);
-  } catch (error) {
-    throw new UsageError(`--target: ${(error as Error).message}`);
-  }
-  return version;
-}
-
-function parseDensity(raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const density = Number(raw);
-  if (!(density >= 0 && density <= 1)) {
-    throw new UsageError(`--density must be a number in 0..1, got ${raw}`);
-  }
-  return density;
+  return wireVersionOption("target", raw === "ts" ? "10.0" : raw.replace(/^qemu-/, ""));
 }
 
 async function ramFileMib(file: string): Promise<number> {
