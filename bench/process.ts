@@ -137,6 +137,77 @@ export async function stopProcess(
   return final;
 }
 
+/**
+ * The process group of a `/proc/<pid>/stat` line (the field after state and parent), or `null`.
+ *
+ * @example
+ * ```ts
+ * import { parseStatGroup } from "./process.ts";
+ * console.log(parseStatGroup("42 (qemu (x)) S 1 4491 15608 0 -1")); // 4491
+ * ```
+ */
+export function parseStatGroup(stat: string): number | null {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const group = Number(fields[2]);
+  return Number.isInteger(group) ? group : null;
+}
+
+/**
+ * Pids of the live processes in process group `group`, read from `/proc`.
+ *
+ * @example
+ * ```ts ignore
+ * import { groupMembers } from "./process.ts";
+ * console.log(groupMembers(child.pid));
+ * ```
+ */
+export function groupMembers(group: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      if (parseStatGroup(stat) === group) pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/**
+ * Kills (SIGKILL) the processes left in process group `group` once its leader has exited, and
+ * waits up to `timeoutMs` for them to go. Returns the command names of those it found.
+ *
+ * @example
+ * ```ts ignore
+ * import { killGroupLeftovers } from "./process.ts";
+ * console.log(await killGroupLeftovers(child.pid)); // ["qemu-system-x86"]
+ * ```
+ */
+export async function killGroupLeftovers(group: number, timeoutMs = 5_000): Promise<string[]> {
+  const found = groupMembers(group);
+  const names = found.map((pid) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+    } catch {
+      return "?";
+    }
+  });
+  for (const pid of found) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  const until = performance.now() + timeoutMs;
+  while (groupMembers(group).length > 0 && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return names;
+}
+
 function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
   try {
     child.kill(name);

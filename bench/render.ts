@@ -208,7 +208,15 @@ function suiteSection(report: BenchReport): string[] {
         "driver puts it) and the median time of one case as the suite recorded it.",
       "",
       markdownTable(
-        ["Implementation", "Wall s", "Results", "Unexpected", "Median case s", "Exit"],
+        [
+          "Implementation",
+          "Wall s",
+          "Results",
+          "Unexpected",
+          "Median case s",
+          "Exit",
+          "Left running",
+        ],
         report.suite.map((s) => [
           s.impl,
           s.missing && !s.wallSeconds ? `missing: ${s.missing}` : span(s.wallSeconds, 1),
@@ -216,14 +224,25 @@ function suiteSection(report: BenchReport): string[] {
           s.unexpected === null ? "—" : String(s.unexpected),
           fixed(s.caseSeconds, 3),
           s.exitCodes.join(", "),
+          String(s.leaked.length),
         ]),
-        ["left", "right", "right", "right", "right", "right"],
+        ["left", "right", "right", "right", "right", "right", "right"],
       ),
       "",
     );
-    const missing = report.suite.filter((s) => s.missing);
-    for (const s of missing) lines.push(`- ${s.impl}: ${s.missing}`);
-    if (missing.length > 0) lines.push("");
+    const notes = report.suite.flatMap((s) => [
+      ...(s.missing ? [`- ${s.impl}: ${s.missing}`] : []),
+      ...(s.leaked.length > 0
+        ? [
+          `- ${s.impl}: the suite left ${s.leaked.length} process${
+            s.leaked.length === 1 ? "" : "es"
+          } running after it exited (${
+            [...new Set(s.leaked)].join(", ")
+          }; over all runs), killed by the benchmark.`,
+        ]
+        : []),
+    ]);
+    if (notes.length > 0) lines.push(...notes, "");
   }
   if (report.qemuStart.length > 0) {
     lines.push(

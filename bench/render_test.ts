@@ -36,8 +36,11 @@ Deno.test("renderReport: a missing suite figure says why", () => {
       unexpected: null,
       caseSeconds: null,
       exitCodes: [2],
+      leaked: ["qemu-system-x86"],
       missing: "conformance wrote no results",
     }],
   });
   ok(text.includes("missing: conformance wrote no results"));
+  ok(text.includes("| ts             | missing: conformance wrote no results |"), text);
+  ok(text.includes("left 1 process running"), text);
 });

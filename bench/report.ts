@@ -68,6 +68,8 @@ export interface SuiteResult {
   readonly caseSeconds: number | null;
   /** Exit codes of the runs. */
   readonly exitCodes: readonly number[];
+  /** Processes (by command name) the runs left running after they exited; the bench kills them. */
+  readonly leaked: readonly string[];
   /** Why the figure is missing, when it is. */
   readonly missing?: string;
 }

@@ -105,10 +105,9 @@ export async function runBench(
     skipped.push("throughput, memory: --skip throughput");
   }
 
-  const userEnv = { TMPDIR: ramDir.previous ?? "/tmp" };
   const suite = options.skip.has("suite") || options.suiteRuns === 0
     ? []
-    : await measureSuite(options, userEnv, log);
+    : await measureSuite(options, ramDir.previous ?? "/tmp", log);
   if (suite.length === 0) skipped.push("suite speed: --skip suite or --suite-runs 0");
   const qemuStart = options.skip.has("suite")
     ? []
@@ -328,7 +327,7 @@ async function measureThroughput(
 
 async function measureSuite(
   options: BenchOptions,
-  env: Record<string, string>,
+  tmpRoot: string,
   log: (line: string) => void,
 ): Promise<SuiteResult[]> {
   const results: SuiteResult[] = [];
@@ -336,13 +335,17 @@ async function measureSuite(
     const runs: SuiteRun[] = [];
     for (let run = 0; run < options.suiteRuns; run++) {
       log(`bench: deno task conformance --impl ${impl} (run ${run + 1}/${options.suiteRuns})`);
-      const result = await runSuite(impl, `${options.out}/suite/${impl}`, env, SUITE_TIMEOUT_MS);
+      const result = await runSuite(impl, `${options.out}/suite/${impl}`, {
+        tmpRoot,
+        timeoutMs: SUITE_TIMEOUT_MS,
+      });
       runs.push(result);
+      const left = result.leaked.length;
       log(
-        `bench: conformance --impl ${impl}: ${
-          result.seconds.toFixed(1)
-        } s, exit ${result.exitCode}` +
-          (result.missing ? `, ${result.missing}` : `, ${result.results} results`),
+        `bench: conformance --impl ${impl}: ${result.seconds.toFixed(1)} s, ` +
+          `exit ${result.exitCode}` +
+          (result.missing ? `, ${result.missing}` : `, ${result.results} results`) +
+          (left > 0 ? `; killed ${left} processes it left running` : ""),
       );
     }
     const complete = runs.filter((r) => !r.missing);
@@ -354,6 +357,7 @@ async function measureSuite(
       unexpected: last?.unexpected ?? null,
       caseSeconds: last?.caseSeconds ?? null,
       exitCodes: runs.map((r) => r.exitCode),
+      leaked: runs.flatMap((r) => r.leaked),
       ...(complete.length === 0 && runs.length > 0 ? { missing: runs.at(-1)!.missing } : {}),
     });
   }

@@ -91,6 +91,7 @@ export function sampleReport(
       unexpected: 0,
       caseSeconds: 0.3,
       exitCodes: [0, 0, 0],
+      leaked: [],
     }],
     qemuStart: [{
       impl: "qemu-10.0",
