@@ -25,10 +25,9 @@ export interface ByteReaderOptions {
   readonly name?: string;
   /**
    * Raw sources only: a read that still needs at least this many bytes when nothing is buffered
-   * goes straight from the source into the caller's buffer, and no read into the internal buffer
-   * fetches more than this many bytes ahead, so large payloads cross memory once. A wait that
-   * ends (timeout, abort) while such a direct read is in flight fails the reader for good: the
-   * read may still land in the caller's buffer. Default: off.
+   * goes straight from the source into the caller's buffer, so the rest of a large payload
+   * crosses memory once. A wait that ends (timeout, abort) while such a direct read is in flight
+   * fails the reader for good: the read may still land in the caller's buffer. Default: off.
    */
   readonly directReadMin?: number;
 }
@@ -345,7 +344,7 @@ export class ByteReader {
     if (kept > 0 && this.#unread.byteOffset !== this.#buffer.byteOffset) {
       this.#buffer.copyWithin(0, this.#unread.byteOffset, this.#unread.byteOffset + kept);
     }
-    const room = this.#buffer.subarray(kept, kept + this.#directReadMin);
+    const room = this.#buffer.subarray(kept);
     if (this.#mode === "raw") {
       const n = await this.#raw!.read(room);
       if (n === null) {
