@@ -16,6 +16,7 @@ import {
   type TlsClientCredentials,
   type TlsConnection,
 } from "../net/tls.ts";
+import { ByteReader } from "../net/read.ts";
 import { Deadline, type WaitOptions } from "../net/wait.ts";
 import { ByteWriter } from "../net/write.ts";
 import { classOf, WireError } from "../wire/errors.ts";
@@ -184,17 +185,16 @@ export class SourceConnection implements AsyncDisposable {
   }
 
   async #drain(): Promise<{ error?: WireError }> {
+    // Runs as long as the connection: closing this side ends it.
+    const reader = new ByteReader(this.#secure?.readable ?? this.#tcp, {
+      name: this.name,
+      bufferSize: DRAIN_BUFFER,
+      timeoutMs: Infinity,
+    });
+    const buffer = new Uint8Array(DRAIN_BUFFER);
     try {
-      if (this.#secure) {
-        const reader = this.#secure.readable.getReader();
-        while (!(await reader.read()).done) {
-          // Whatever the destination sends is read and dropped.
-        }
-      } else {
-        const buffer = new Uint8Array(DRAIN_BUFFER);
-        while ((await this.#tcp.read(buffer)) !== null) {
-          // Whatever the destination sends is read and dropped.
-        }
+      while ((await reader.read(buffer, { what: "the destination's end" })) !== null) {
+        // Whatever the destination sends is read and dropped.
       }
       return {};
     } catch (error) {
