@@ -10,7 +10,9 @@ import type {
   Implementation,
   RunningSource,
   SourceOptions,
+  TlsOptions,
 } from "../implementation.ts";
+import { knobsFor } from "../qemu/knobs.ts";
 import { startTsDestination } from "./destination.ts";
 import type { DestinationPolicy, TsRunningDestination } from "./dst_options.ts";
 import { startTsSource } from "./source.ts";
@@ -42,10 +44,35 @@ export interface TsImplementation extends Implementation {
  */
 export function tsImplementation(options: TsImplementationOptions = {}): TsImplementation {
   const policy = options.policy ?? "peek-magic";
-  return {
+  const self = {
     name: policy === "arrival-order" ? "ts-arrival-order" : "ts",
     version: TS_IMPLEMENTATION_VERSION,
-    destination: (destination) => startTsDestination({ policy, ...destination }),
+  };
+  return {
+    ...self,
+    destination: (destination) =>
+      startTsDestination({
+        policy,
+        ...destination,
+        tls: destinationTls(self, destination),
+      }),
     source: (source: SourceOptions): Promise<RunningSource> => startTsSource(source),
   };
+}
+
+/**
+ * Like a QEMU ≥ 10.0 destination, the TS destination is strict about close_notify unless its peer
+ * predates clean TLS termination: then the same knob the QEMU driver applies
+ * (`multifd-clean-tls-termination=false`) makes it relaxed. An explicit `tls.eof` wins.
+ */
+function destinationTls(
+  self: { name: string; version: string },
+  options: DestinationOptions,
+): TlsOptions | undefined {
+  const tls = options.tls;
+  if (!tls || tls.eof !== undefined) return tls;
+  const relaxed = knobsFor("destination", self, options.peer, { tls: true }).some((knob) =>
+    knob.name.endsWith("multifd-clean-tls-termination") && knob.value === "false"
+  );
+  return relaxed ? { ...tls, eof: "relaxed" } : tls;
 }
