@@ -93,6 +93,8 @@ export class TlsConnection implements AsyncDisposable {
   readonly #peerEnd = Promise.withResolvers<CloseKind>();
   #closeKind: CloseKind | null = null;
   #closing: Promise<void> | null = null;
+  /** Why writes can no longer reach the peer (the socket failed or closed). */
+  #broken: WireError | null = null;
   #plaintextIn = 0;
 
   /** Wraps an established TLS socket; use {@linkcode listenTlsServer} or {@linkcode connectTls}. */
@@ -153,11 +155,16 @@ export class TlsConnection implements AsyncDisposable {
     }
   }
 
-  /** Encrypts and sends `data`; resolves with its length once the TLS layer has taken it. */
+  /**
+   * Encrypts and sends `data`; resolves with its length once the TLS layer has taken it. Rejects
+   * once the socket has failed or closed (the TLS layer takes data it can no longer send).
+   */
   write(data: Uint8Array): Promise<number> {
+    if (this.#broken) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       this.#socket.write(data, (error?: Error | null) => {
-        if (error) reject(this.#wireError(error, "write"));
+        const failure = error ? this.#wireError(error, "write") : this.#broken;
+        if (failure) reject(failure);
         else resolve(data.length);
       });
     });
@@ -237,7 +244,10 @@ export class TlsConnection implements AsyncDisposable {
       if (queued >= READ_QUEUE_LIMIT) socket.pause();
       signal();
     });
+    // An 'end' or 'error' handler is deciding how the peer ended.
+    let settling = false;
     socket.on("end", async () => {
+      settling = true;
       // 'end' can come before the tap has seen FIN only if a close_notify came first.
       if (!this.#tap.peerSentCloseNotify) await this.#tap.inboundDone;
       const kind = this.#tap.peerSentCloseNotify ? "close_notify" : "abrupt";
@@ -246,6 +256,8 @@ export class TlsConnection implements AsyncDisposable {
       end(kind === "close_notify" ? undefined : this.#endError());
     });
     socket.on("error", async (error: Error) => {
+      settling = true;
+      this.#broken ??= this.#wireError(error, "write");
       if (this.#tap.inboundEnd === null) await Promise.race([this.#tap.inboundDone, tick()]);
       const wire = this.#tap.inboundEnd !== null && !this.#tap.peerSentCloseNotify
         ? this.#endError()
@@ -257,6 +269,19 @@ export class TlsConnection implements AsyncDisposable {
         this.#peerEnd.reject(wire);
       }
       end(wire);
+    });
+    // A socket closed without 'end' or 'error' (disposed here, or its transport closed under it)
+    // ends the stream too, or a reader would wait for ever.
+    socket.on("close", () => {
+      const gone = new WireError(
+        "E_IO",
+        `${this.name} closed before its peer ended it, after ${this.#plaintextIn} plaintext bytes`,
+        { field: this.name, received: this.#tap.inboundEnd ?? "open" },
+      );
+      this.#broken ??= gone;
+      if (settling || ending !== null) return;
+      this.#peerEnd.reject(gone);
+      end(gone);
     });
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {

@@ -200,6 +200,30 @@ Deno.test("TLS client checks an IP address name against the certificate's IP SAN
   );
 });
 
+Deno.test("TLS writes to a peer that is gone are refused, not swallowed", async () => {
+  await using server = await listenTlsServer(serverOptions());
+  await using client = await connectTls(clientOptions(server.port));
+  const conn = await server.accept();
+  conn.reset();
+  const chunk = pattern(64 * 1024);
+  const until = Date.now() + 5000;
+  const error = await (async () => {
+    while (Date.now() < until) await client.write(chunk);
+  })().then(() => null, (e) => e);
+  assert.ok(error instanceof WireError, `writes went on for 5 s: ${error}`);
+  assert.equal(error.errorClass, "E_IO", error.message);
+});
+
+Deno.test("TLS connection closed here ends a read in flight", async () => {
+  await using server = await listenTlsServer(serverOptions());
+  const client = await connectTls(clientOptions(server.port));
+  await using _conn = await server.accept();
+  const reader = new ByteReader(client.readable, { name: client.name });
+  const read = reader.read(new Uint8Array(16), { timeoutMs: 2000, what: "data" });
+  await client[Symbol.asyncDispose]();
+  await rejectsWith(read, "E_IO", /closed before its peer ended it/);
+});
+
 Deno.test("TLS server hands out connections in handshake order, and times out", async () => {
   await using server = await listenTlsServer(serverOptions());
   await rejectsWith(server.accept({ timeoutMs: 100 }), "E_TIMEOUT", /a TLS connection/);
