@@ -117,8 +117,13 @@ export class MainStreamWriter {
       this.#written += this.#pos;
       this.#swap();
       const write = this.#sink.write(data, this.#options);
-      if (wait) await write;
-      else this.#inflight = write;
+      if (wait) {
+        await write;
+      } else {
+        // Awaited by the next flush; a migration that fails first must not leave it unhandled.
+        write.catch(() => {});
+        this.#inflight = write;
+      }
     }
   }
 
