@@ -43,7 +43,8 @@ function header(report: BenchReport): string[] {
   const m = report.machine;
   const s = report.settings;
   const gib = (m.memoryBytes / 2 ** 30).toFixed(0);
-  const load = ` Load average at the start: ${m.loadavg.join(", ")}.`;
+  const load = ` Load average (1, 5, 15 min) at the start ${m.loadavg.join(", ")}, at the end ` +
+    `${report.loadavgEnd.join(", ")}: other work on these cores moves every figure.`;
   return [
     `Run of ${report.startedAt}, ${fixed(report.seconds)} s${s.quick ? " (`--quick`)" : ""}.`,
     "",

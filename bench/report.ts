@@ -161,6 +161,8 @@ export interface BenchReport {
   readonly startedAt: string;
   readonly seconds: number;
   readonly machine: MachineInfo;
+  /** Load averages at the end of the run. */
+  readonly loadavgEnd: readonly number[];
   readonly implementations: readonly VersionInfo[];
   readonly tools: readonly VersionInfo[];
   readonly settings: BenchSettings;

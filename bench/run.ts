@@ -142,6 +142,7 @@ export async function runBench(
     startedAt,
     seconds: (performance.now() - started) / 1000,
     machine,
+    loadavgEnd: describeMachine().loadavg,
     implementations: [...impls.values()].map(versionOf),
     tools,
     settings: {

@@ -63,6 +63,7 @@ export function sampleReport(
       v8: "15.0",
       loadavg: [0.1, 0.2, 0.3],
     },
+    loadavgEnd: [0.4, 0.3, 0.3],
     implementations: [
       { name: "qemu-10.0", version: "10.0.2" },
       { name: "ts", version: "0.1.0" },

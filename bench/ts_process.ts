@@ -20,6 +20,7 @@ import type {
 import { wireVersionOf } from "../harness/qemu/knobs.ts";
 import { TS_IMPLEMENTATION_VERSION } from "../harness/ts/implementation.ts";
 import { versionInfo } from "../harness/wire/versions.ts";
+import { cpuSeconds } from "./cpu_time.ts";
 import { LineReader, stopProcess } from "./process.ts";
 import { RssSampler } from "./rss.ts";
 
@@ -191,6 +192,7 @@ class TsSide implements RunningDestination, RunningSource {
   readonly #sampler: RssSampler;
   readonly #command: string[];
   #endpoint: Endpoint = { hostname: "", port: 0 };
+  #cpuSeconds: number | null = null;
   #outcome: Promise<Outcome> | undefined;
   #disposed: Promise<void> | undefined;
 
@@ -247,6 +249,7 @@ class TsSide implements RunningDestination, RunningSource {
         if (event?.event === "result") {
           result = event as unknown as ResultLine;
           this.#sampler.sample();
+          this.#cpuSeconds = cpuSeconds(this.#child.pid);
           break;
         }
       }
@@ -306,6 +309,8 @@ class TsSide implements RunningDestination, RunningSource {
       process: true,
       role: this.#role,
       peakRssBytes: this.#sampler.peak,
+      // User plus system seconds of the whole process: start-up, pattern and digests included.
+      cpuSeconds: this.#cpuSeconds,
       commandLine: this.#command,
       stderr: [...this.#stderr.tail],
       ...extra,
