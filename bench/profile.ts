@@ -26,7 +26,7 @@ export interface ProfileOptions {
   readonly transport: Transport;
   readonly ram: RamSpec;
   readonly expectedSha256: string;
-  /** Output directory of the run; the profile goes to `<out>/profile/<role>.cpuprofile`. */
+  /** Output directory; the profile goes to `<out>/profile/<role>-<transport>.cpuprofile`. */
   readonly out: string;
   readonly timeoutMs: number;
 }
@@ -43,7 +43,7 @@ export interface ProfileOptions {
  */
 export async function profileSide(options: ProfileOptions): Promise<ProfileResult> {
   const dir = `${options.out}/profile`;
-  const name = `${options.role}.cpuprofile`;
+  const name = `${options.role}-${options.transport}.cpuprofile`;
   await Deno.mkdir(dir, { recursive: true });
   await Deno.remove(`${dir}/${name}`).catch(() => {});
   const ts = tsProcessImplementation({

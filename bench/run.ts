@@ -119,20 +119,22 @@ export async function runBench(
     if (!qemu) skipped.push("profiles: qemu-10.0 is not available");
     else {
       expectedSha256 ||= patternSha256(ram);
-      for (const role of ["destination", "source"] as const) {
-        log(`bench: profiling the TypeScript ${role}`);
-        profiles.push(
-          await profileSide({
-            role,
-            peer: qemu,
-            channels: PROFILE_CHANNELS,
-            transport: "plain",
-            ram,
-            expectedSha256,
-            out: options.out,
-            timeoutMs: pairTimeoutMs(options.ramMib),
-          }),
-        );
+      for (const transport of options.transports) {
+        for (const role of ["destination", "source"] as const) {
+          log(`bench: profiling the TypeScript ${role} (${transport})`);
+          profiles.push(
+            await profileSide({
+              role,
+              peer: qemu,
+              channels: PROFILE_CHANNELS,
+              transport,
+              ram,
+              expectedSha256,
+              out: options.out,
+              timeoutMs: pairTimeoutMs(options.ramMib),
+            }),
+          );
+        }
       }
     }
   }

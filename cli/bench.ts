@@ -48,7 +48,7 @@ export const benchCommand: Command = {
     skip: { type: "string", value: "LIST", help: `Sections to leave out: ${SECTIONS.join(", ")}.` },
     profile: {
       type: "boolean",
-      help: "Also CPU-profile the TypeScript destination and source (4 channels, plain).",
+      help: "Also CPU-profile the TypeScript destination and source (4 channels, each transport).",
     },
     out: { type: "string", value: "DIR", help: "Output directory.", default: DEFAULT_OUT },
     compare: {
