@@ -15,6 +15,12 @@ import { type Status, STATUSES } from "./case.ts";
 /** One expectation. */
 export interface ExpectationEntry {
   readonly status: Status;
+  /**
+   * Other statuses that count as expected too. Only for undefined behaviour, where the same defect
+   * shows differently from run to run (an out-of-bounds access that crashes or reads a stale
+   * pointer); the reason must say so.
+   */
+  readonly also?: readonly Status[];
   /** Why the implementation behaves so, in one or two sentences. */
   readonly reason: string;
   /** QEMU function, commit and version, e.g. `migration_ioc_process_incoming, 6720c2b327, 8.0`. */
@@ -31,6 +37,7 @@ export interface ExpectationFile {
 /** The expectation that applies to one key. */
 export interface ResolvedExpectation {
   readonly status: Status;
+  readonly also?: readonly Status[];
   readonly reason?: string;
   readonly ref?: string;
   /** The pattern that matched and the implementation whose file holds it. */
@@ -100,8 +107,21 @@ export function parseExpectations(text: string, origin: string): ExpectationFile
     if (entry.ref !== undefined && typeof entry.ref !== "string") {
       throw new Error(`${origin}: entry ${pattern}: "ref" must be a string`);
     }
+    const also = entry.also;
+    if (
+      also !== undefined &&
+      (!Array.isArray(also) || also.length === 0 ||
+        !also.every((s) => (STATUSES as readonly unknown[]).includes(s) && s !== entry.status))
+    ) {
+      throw new Error(
+        `${origin}: entry ${pattern}: "also" must be a non-empty list of other statuses (${
+          STATUSES.join(", ")
+        })`,
+      );
+    }
     expectations[pattern] = {
       status: entry.status as Status,
+      ...(also === undefined ? {} : { also: also as Status[] }),
       reason: entry.reason,
       ...(entry.ref === undefined ? {} : { ref: entry.ref as string }),
     };
@@ -259,7 +279,7 @@ export function updateExpectations(
   const next: Record<string, ExpectationEntry> = {};
   for (const [pattern, entry] of Object.entries(file.expectations)) {
     const hits = byPattern.get(pattern) ?? [];
-    if (hits.every((o) => o.status === entry.status)) {
+    if (hits.every((o) => isExpectedStatus(entry, o.status))) {
       next[pattern] = entry;
       continue;
     }
@@ -277,6 +297,22 @@ export function updateExpectations(
     next[o.key] = { status: o.status, reason: `observed: ${o.detail}` };
   }
   return { implementation: file.implementation, expectations: next };
+}
+
+/**
+ * Whether an observed status is what the expectation allows.
+ *
+ * @example
+ * ```ts
+ * import { isExpectedStatus } from "./expectations.ts";
+ * console.log(isExpectedStatus({ status: "crash", also: ["fail"] }, "fail")); // true
+ * ```
+ */
+export function isExpectedStatus(
+  expected: { readonly status: Status; readonly also?: readonly Status[] },
+  observed: Status,
+): boolean {
+  return observed === expected.status || (expected.also?.includes(observed) ?? false);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

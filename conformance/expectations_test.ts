@@ -4,6 +4,7 @@ import {
   expectationFileName,
   formatExpectations,
   globMatches,
+  isExpectedStatus,
   matchPattern,
   parseExpectations,
   resolveExpectation,
@@ -100,5 +101,29 @@ Deno.test("expectations: file names are safe for qemu:PATH", () => {
   assert.equal(
     expectationFileName("qemu:/usr/bin/qemu-system-x86_64"),
     "qemu_usr_bin_qemu-system-x86_64.json",
+  );
+});
+
+Deno.test("expectations: `also` admits the other outcomes of undefined behaviour, nothing more", () => {
+  const ub = parseExpectations(
+    '{"implementation":"x","expectations":{"a":{"status":"crash","also":["fail"],"reason":"OOB"}}}',
+    "x.json",
+  );
+  const entry = resolveExpectation([ub], "a");
+  assert.equal(isExpectedStatus(entry, "crash"), true);
+  assert.equal(isExpectedStatus(entry, "fail"), true);
+  assert.equal(isExpectedStatus(entry, "pass"), false);
+  assert.equal(isExpectedStatus(entry, "timeout"), false);
+  const next = updateExpectations(ub, [
+    { key: "a", status: "fail", detail: "duplicate id", pattern: "a" },
+  ]);
+  assert.deepEqual(next.expectations, ub.expectations);
+  assert.throws(
+    () =>
+      parseExpectations(
+        '{"implementation":"x","expectations":{"a":{"status":"crash","also":["crash"],"reason":"r"}}}',
+        "x.json",
+      ),
+    /entry a: "also"/,
   );
 });

@@ -11,6 +11,7 @@ import type { Case, Observation, Role, Status, Transport } from "./case.ts";
 import {
   type ExpectationFile,
   expectationKey,
+  isExpectedStatus,
   resolveExpectation,
   unusedPatterns,
 } from "./expectations.ts";
@@ -225,7 +226,7 @@ export async function runJob(job: Job, options: RunOptions, repeat?: number): Pr
     transport: c.transport,
     status: verdict.status,
     expected: resolved.status,
-    unexpected: verdict.status !== resolved.status,
+    unexpected: !isExpectedStatus(resolved, verdict.status),
     detail: verdict.detail,
     evidence: observation.evidence ?? {},
     verdict: formatExpected(c.expected),
