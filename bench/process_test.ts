@@ -51,6 +51,13 @@ Deno.test("killGroupLeftovers: kills what a session leader left behind", async (
     stderr: "null",
   }).spawn();
   await child.status;
+  // The background job is a forked shell until it has exec'd sleep: wait for that, not a fixed time.
+  const comm = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  const until = performance.now() + 5_000;
+  while (!groupMembers(child.pid).every((pid) => comm(pid) === "sleep")) {
+    if (performance.now() > until) throw new Error("the background sleep never started");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   assertEquals(await killGroupLeftovers(child.pid), ["sleep"]);
   assertEquals(groupMembers(child.pid), []);
 });
