@@ -63,7 +63,8 @@ export function figures(report: BenchReport): Figure[] {
   for (const row of report.throughput) {
     const base = `throughput ${size} ${pairName(row)} ${row.channels}ch ${row.transport}`;
     push(`${base} MB/s`, row.mbps?.median, "higher");
-    push(`${base} ×reference`, row.ratioToReference, "higher");
+    const reference = pairName(row) === pairName(report.settings.reference);
+    if (!reference) push(`${base} ×reference`, row.ratioToReference, "higher");
     push(`${base} ×ceiling`, row.ratioToCeiling, "higher");
     const mem = `memory ${size} ${pairName(row)} ${row.channels}ch ${row.transport}`;
     push(`${mem} destination peak RSS`, row.destinationPeakRss?.median, "lower");

@@ -50,3 +50,10 @@ Deno.test("compareReports: another RAM size shares only the size-independent fig
   ok(result.compared.every((c) => !c.key.startsWith("throughput")));
   ok(result.warnings.some((w) => w.includes("1024 MiB")));
 });
+
+Deno.test("figures: the reference pair's ratio to itself is no figure", () => {
+  const report = sampleReport({
+    throughput: [sampleThroughput({ src: "qemu-10.0", dst: "qemu-10.0", ratioToReference: 1 })],
+  });
+  assertEquals(figures(report).filter((f) => f.key.includes("×reference")), []);
+});
