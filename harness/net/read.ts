@@ -32,6 +32,16 @@ export interface ByteReaderOptions {
   readonly directReadMin?: number;
 }
 
+/** A wait on a read, and whether the reader may read past what the call needs. */
+export interface ReadOptions extends WaitOptions {
+  /**
+   * `false`: read no more than this call needs when nothing is buffered, so the bytes that
+   * follow (e.g. a payload read with {@linkcode ByteReaderOptions.directReadMin} straight into
+   * its destination) stay in the socket. Default `true`: fill the buffer.
+   */
+  readonly readAhead?: boolean;
+}
+
 type Mode = "raw" | "byob" | "default";
 
 /**
@@ -122,7 +132,7 @@ export class ByteReader {
    * Fills `target` completely. `E_TRUNCATED` if the stream ends first, `E_TIMEOUT` if a wait
    * exceeds the bound. Returns `target`.
    */
-  async readExactly(target: Uint8Array, options?: WaitOptions): Promise<Uint8Array> {
+  async readExactly(target: Uint8Array, options?: ReadOptions): Promise<Uint8Array> {
     const got = await this.#readInto(target, options, false);
     if (got === null) throw this.#truncated(0, target.length, options);
     return target;
@@ -132,7 +142,7 @@ export class ByteReader {
    * Like {@linkcode ByteReader.readExactly}, but returns `null` when the stream ends cleanly
    * before the first byte (end of stream at a record boundary).
    */
-  async readExactlyOrEnd(target: Uint8Array, options?: WaitOptions): Promise<Uint8Array | null> {
+  async readExactlyOrEnd(target: Uint8Array, options?: ReadOptions): Promise<Uint8Array | null> {
     const got = await this.#readInto(target, options, true);
     return got === null ? null : target;
   }
@@ -211,7 +221,7 @@ export class ByteReader {
 
   async #readInto(
     target: Uint8Array,
-    options: WaitOptions | undefined,
+    options: ReadOptions | undefined,
     endOk: boolean,
   ): Promise<number | null> {
     const want = target.length;
@@ -235,7 +245,7 @@ export class ByteReader {
           if (want - got >= this.#directReadMin) {
             got += (await this.#readDirect(target.subarray(got), deadline)) ?? 0;
           } else {
-            await this.#fill(deadline, false);
+            await this.#fill(deadline, false, options?.readAhead === false ? want - got : Infinity);
           }
           continue;
         }
@@ -271,9 +281,9 @@ export class ByteReader {
   }
 
   /** One underlying read. Throws the stored transport error once the unread bytes are used up. */
-  async #fill(deadline: Deadline, append: boolean): Promise<void> {
+  async #fill(deadline: Deadline, append: boolean, limit = Infinity): Promise<void> {
     if (this.#error) throw this.#error;
-    this.#pending ??= this.#startRead(append).finally(() => {
+    this.#pending ??= this.#startRead(append, limit).finally(() => {
       this.#pending = null;
     });
     await deadline.race(this.#pending);
@@ -309,10 +319,10 @@ export class ByteReader {
   }
 
   /** Never rejects: failures are stored, so a read nobody awaits any more cannot go unhandled. */
-  async #startRead(append: boolean): Promise<void> {
+  async #startRead(append: boolean, limit: number): Promise<void> {
     try {
       if (this.#mode === "default") await this.#readChunk(append);
-      else await this.#readIntoBuffer(append);
+      else await this.#readIntoBuffer(append, limit);
     } catch (error) {
       this.#eof = true;
       this.#error = this.#transportError(error);
@@ -339,12 +349,12 @@ export class ByteReader {
     }
   }
 
-  async #readIntoBuffer(append: boolean): Promise<void> {
+  async #readIntoBuffer(append: boolean, limit: number): Promise<void> {
     const kept = append ? this.#unread.length : 0;
     if (kept > 0 && this.#unread.byteOffset !== this.#buffer.byteOffset) {
       this.#buffer.copyWithin(0, this.#unread.byteOffset, this.#unread.byteOffset + kept);
     }
-    const room = this.#buffer.subarray(kept);
+    const room = this.#buffer.subarray(kept, Math.min(this.#buffer.length, kept + limit));
     if (this.#mode === "raw") {
       const n = await this.#raw!.read(room);
       if (n === null) {

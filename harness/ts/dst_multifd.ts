@@ -87,7 +87,10 @@ export async function receiveMultifdChannel(ctx: MultifdChannelContext): Promise
     const before = reader.bytesRead;
     let head: Uint8Array | null;
     try {
-      head = await reader.readExactlyOrEnd(packet.subarray(0, firstRead), wait("packet header"));
+      head = await reader.readExactlyOrEnd(packet.subarray(0, firstRead), {
+        ...wait("packet header"),
+        readAhead: false,
+      });
     } catch (error) {
       if (
         ctx.relaxedEof && error instanceof WireError &&
@@ -105,7 +108,10 @@ export async function receiveMultifdChannel(ctx: MultifdChannelContext): Promise
         await receiveDeviceState(ctx, packet, wait);
         continue;
       }
-      await reader.readExactly(packet.subarray(PACKET_HDR_SIZE), wait("packet body"));
+      await reader.readExactly(packet.subarray(PACKET_HDR_SIZE), {
+        ...wait("packet body"),
+        readAhead: false,
+      });
     }
     const decoded = decodePacket(layout, packet, 0, PAGE_SIZE, offsets);
     if (ram.blocks.length === 0 && decoded.normalPages + decoded.zeroPages > 0) {
