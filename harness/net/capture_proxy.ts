@@ -11,6 +11,7 @@
 import type { Endpoint } from "../implementation.ts";
 import { WireError } from "../wire/errors.ts";
 import { NodeConn, NodeListener } from "./node_conn.ts";
+import { ProxyConnections } from "./proxy_connections.ts";
 import {
   clientHandshake,
   readTlsClientCredentials,
@@ -22,7 +23,7 @@ import {
   type TlsServerCredentials,
   type VerifyPeer,
 } from "./tls.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
+import { DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
 /** How one direction of a connection ended. */
 export type DirectionEnd = "open" | "fin" | "rst" | "close_notify" | "abrupt" | "error";
@@ -153,7 +154,6 @@ class ConnectionRecorder {
   readonly toUpstream: DirectionRecorder;
   readonly fromUpstream: DirectionRecorder;
   error?: string;
-  readonly done = Promise.withResolvers<void>();
 
   constructor(proxy: CaptureProxy, index: number) {
     this.index = index;
@@ -213,13 +213,11 @@ export class CaptureProxy implements AsyncDisposable {
   readonly #startedAt = new Date();
   readonly #t0 = performance.now();
   readonly #maxBytes: number;
-  readonly #connections: ConnectionRecorder[] = [];
+  readonly #connections: ProxyConnections<ConnectionRecorder>;
   readonly #live = new Set<{ close(): void }>();
   #upstreamTurn: Promise<void> = Promise.resolve();
   #recorded = 0;
   #overflowed = false;
-  #closed = false;
-  #changed = Promise.withResolvers<void>();
 
   /** Use {@linkcode startCaptureProxy}. */
   constructor(listener: NodeListener, options: CaptureProxyOptions, credentials?: Credentials) {
@@ -227,7 +225,11 @@ export class CaptureProxy implements AsyncDisposable {
     this.#options = options;
     this.#credentials = credentials;
     this.#maxBytes = options.maxBytes ?? 256 << 20;
-    this.#acceptLoop();
+    this.#connections = new ProxyConnections(listener, this.#name);
+    this.#connections.acceptFrom({
+      open: (_client, index) => new ConnectionRecorder(this, index),
+      handle: (client, recorder) => this.#handle(client, recorder),
+    });
   }
 
   /** Where the source connects to. */
@@ -262,7 +264,7 @@ export class CaptureProxy implements AsyncDisposable {
       startedAt: this.#startedAt.toISOString(),
       upstream: this.#options.upstream,
       tls,
-      connections: this.#connections.map((c) => c.snapshot(tls)),
+      connections: this.#connections.accepted.map((c) => c.snapshot(tls)),
       bytes: this.#recorded,
       overflowed: this.#overflowed,
     };
@@ -274,32 +276,15 @@ export class CaptureProxy implements AsyncDisposable {
    * bound; `E_IO` naming the cap if it was exceeded.
    */
   async finished(options?: WaitOptions & { readonly connections?: number }): Promise<Capture> {
-    const want = options?.connections ?? 1;
-    const deadline = new Deadline(
-      { ...options, what: `${want} connection(s) to end on ${this.#name}` },
-      DEFAULT_TIMEOUT_MS,
+    const accepted = this.#connections.accepted;
+    await this.#connections.ended(
+      options,
+      () =>
+        ` (${accepted.length} accepted, ${
+          accepted.filter((c) => c.toUpstream.end === "open" || c.fromUpstream.end === "open")
+            .length
+        } open)`,
     );
-    deadline.progress = () =>
-      ` (${this.#connections.length} accepted, ${
-        this.#connections.filter((c) =>
-          c.toUpstream.end === "open" || c.fromUpstream.end === "open"
-        )
-          .length
-      } open)`;
-    try {
-      for (;;) {
-        if (this.#connections.length >= want) {
-          const pending = this.#connections.map((c) => c.done.promise);
-          await deadline.race(Promise.all(pending));
-          if (this.#connections.length === pending.length) break;
-          continue;
-        }
-        if (this.#closed) break;
-        await deadline.race(this.#changed.promise);
-      }
-    } finally {
-      deadline.clear();
-    }
     const capture = this.recording();
     if (capture.overflowed) {
       throw new WireError("E_IO", `${this.#name} recorded more than ${this.#maxBytes} bytes`, {
@@ -312,17 +297,12 @@ export class CaptureProxy implements AsyncDisposable {
 
   /** Stops listening and closes every connection. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#listener.close();
+    if (this.#connections.closed) return;
+    this.#connections.close();
     for (const item of this.#live) item.close();
     this.#live.clear();
-    this.#notify();
     // Pumps notice the closed sockets at once; give them a moment to record how they ended.
-    await Promise.race([
-      Promise.all(this.#connections.map((c) => c.done.promise)),
-      new Promise((resolve) => setTimeout(resolve, 1000)),
-    ]);
+    await this.#connections.settled();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -331,30 +311,6 @@ export class CaptureProxy implements AsyncDisposable {
 
   get #name(): string {
     return this.#options.name ?? "capture proxy";
-  }
-
-  #notify(): void {
-    const changed = this.#changed;
-    this.#changed = Promise.withResolvers<void>();
-    changed.resolve();
-  }
-
-  async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let client: NodeConn;
-      try {
-        client = await this.#listener.accept({ timeoutMs: Infinity });
-      } catch {
-        break;
-      }
-      const recorder = new ConnectionRecorder(this, this.#connections.length);
-      this.#connections.push(recorder);
-      this.#notify();
-      this.#handle(client, recorder).finally(() => {
-        recorder.done.resolve();
-        this.#notify();
-      });
-    }
   }
 
   async #handle(client: NodeConn, recorder: ConnectionRecorder): Promise<void> {

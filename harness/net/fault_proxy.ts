@@ -9,8 +9,9 @@
 
 import type { Endpoint } from "../implementation.ts";
 import { NodeConn, NodeListener } from "./node_conn.ts";
+import { ProxyConnections } from "./proxy_connections.ts";
 import { MAX_RECORD_BODY, mayBeCloseNotify, TlsRecordTracker } from "./tls_record.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
+import { DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
 /** A direction of a proxied connection: source → destination, or back. */
 export type Direction = "toUpstream" | "fromUpstream";
@@ -249,7 +250,6 @@ class ConnectionState {
   readonly toUpstream = new DirectionState();
   readonly fromUpstream = new DirectionState();
   error?: string;
-  readonly done = Promise.withResolvers<void>();
   readonly sockets: NodeConn[] = [];
 
   constructor(index: number, acceptedMs: number) {
@@ -288,11 +288,10 @@ export class FaultProxy implements AsyncDisposable {
   readonly #listener: NodeListener;
   readonly #options: FaultProxyOptions;
   readonly #t0 = performance.now();
-  readonly #connections: ConnectionState[] = [];
+  readonly #connections: ProxyConnections<ConnectionState>;
   /** Resolves when the connection at each admission position has connected (or given up). */
   readonly #admitted = new Map<number, PromiseWithResolvers<void>>();
   readonly #closing = new AbortController();
-  #changed = Promise.withResolvers<void>();
 
   /** Use {@linkcode startFaultProxy}. */
   constructor(listener: NodeListener, options: FaultProxyOptions) {
@@ -305,7 +304,18 @@ export class FaultProxy implements AsyncDisposable {
     }
     this.#listener = listener;
     this.#options = options;
-    this.#acceptLoop();
+    this.#connections = new ProxyConnections(listener, this.#name);
+    this.#connections.acceptFrom({
+      open: (client, index) => {
+        const connection = new ConnectionState(index, this.#now());
+        connection.sockets.push(client);
+        return connection;
+      },
+      handle: (client, connection) =>
+        this.#handle(client, connection).catch((error) => {
+          connection.error ??= String(error);
+        }),
+    });
   }
 
   /** Where the source connects to. */
@@ -320,12 +330,12 @@ export class FaultProxy implements AsyncDisposable {
 
   /** What happened so far, per connection in accept order. */
   report(): FaultConnectionReport[] {
-    return this.#connections.map((c) => c.report());
+    return this.#connections.accepted.map((c) => c.report());
   }
 
   /** Ends a stall that has no `ms` (or ends it early) on one connection. */
   release(index: number, direction: Direction): void {
-    const connection = this.#connections[index];
+    const connection = this.#connections.accepted[index];
     connection?.[direction].release.resolve();
   }
 
@@ -336,26 +346,7 @@ export class FaultProxy implements AsyncDisposable {
   async finished(
     options?: WaitOptions & { readonly connections?: number },
   ): Promise<FaultConnectionReport[]> {
-    const want = options?.connections ?? 1;
-    const deadline = new Deadline(
-      { ...options, what: `${want} connection(s) to end on ${this.#name}` },
-      DEFAULT_TIMEOUT_MS,
-    );
-    deadline.progress = () => ` (${this.#connections.length} accepted)`;
-    try {
-      for (;;) {
-        if (this.#connections.length >= want) {
-          const pending = this.#connections.map((c) => c.done.promise);
-          await deadline.race(Promise.all(pending));
-          if (this.#connections.length === pending.length) break;
-          continue;
-        }
-        if (this.#closing.signal.aborted) break;
-        await deadline.race(this.#changed.promise);
-      }
-    } finally {
-      deadline.clear();
-    }
+    await this.#connections.ended(options);
     return this.report();
   }
 
@@ -363,17 +354,13 @@ export class FaultProxy implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort(new Error(`${this.#name} closed`));
-    this.#listener.close();
-    for (const connection of this.#connections) {
+    this.#connections.close();
+    for (const connection of this.#connections.accepted) {
       for (const socket of connection.sockets) socket.close();
       connection.toUpstream.release.resolve();
       connection.fromUpstream.release.resolve();
     }
-    this.#notify();
-    await Promise.race([
-      Promise.all(this.#connections.map((c) => c.done.promise)),
-      new Promise((resolve) => setTimeout(resolve, 1000)),
-    ]);
+    await this.#connections.settled();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -386,12 +373,6 @@ export class FaultProxy implements AsyncDisposable {
 
   #now(): number {
     return Math.round((performance.now() - this.#t0) * 1000) / 1000;
-  }
-
-  #notify(): void {
-    const changed = this.#changed;
-    this.#changed = Promise.withResolvers<void>();
-    changed.resolve();
   }
 
   #admission(position: number): PromiseWithResolvers<void> {
@@ -424,27 +405,6 @@ export class FaultProxy implements AsyncDisposable {
       }
     }
     return merged;
-  }
-
-  async #acceptLoop(): Promise<void> {
-    while (!this.#closing.signal.aborted) {
-      let client: NodeConn;
-      try {
-        client = await this.#listener.accept({ timeoutMs: Infinity });
-      } catch {
-        break;
-      }
-      const connection = new ConnectionState(this.#connections.length, this.#now());
-      connection.sockets.push(client);
-      this.#connections.push(connection);
-      this.#notify();
-      this.#handle(client, connection).catch((error) => {
-        connection.error ??= String(error);
-      }).finally(() => {
-        connection.done.resolve();
-        this.#notify();
-      });
-    }
   }
 
   async #handle(client: NodeConn, connection: ConnectionState): Promise<void> {
