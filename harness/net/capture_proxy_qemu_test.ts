@@ -5,6 +5,7 @@ import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { decodeInitPacket, MULTIFD_MAGIC } from "../wire/init_packet.ts";
 import { QEMU_VM_FILE_MAGIC } from "../wire/main_stream.ts";
 import { startCaptureProxy } from "./capture_proxy.ts";
+import { migrateThroughProxy } from "./proxy_testing.ts";
 
 const good = pkiDir("good");
 const qemus = (await qemuImplementations()).filter((q) =>
@@ -17,32 +18,15 @@ for (const qemu of qemus) {
   for (const tls of [false, true]) {
     const transport = tls ? "TLS" : "plain";
     Deno.test(`qemu ${qemu.name} → capture proxy → ${qemu.name} (${transport}) completes and is recorded`, async () => {
-      const signal = AbortSignal.timeout(60_000);
       const ram = { mib: 16, seed: 11, density: 0.25 };
-      await using dst = await qemu.destination({
-        channels: 2,
-        ram: { mib: ram.mib, seed: 0 },
-        peer: qemu,
-        tls: tls ? { dir: good } : undefined,
-        signal,
-      });
-      await using proxy = await startCaptureProxy({
-        upstream: dst.endpoint,
-        tls: tls ? { dir: good } : undefined,
-        timeoutMs: 30_000,
-      });
-      await using src = await qemu.source({
-        channels: 2,
+      await using run = await migrateThroughProxy(qemu, {
+        tls,
         ram,
-        connect: proxy.endpoint,
-        peer: qemu,
-        tls: tls ? { dir: good, hostname: "localhost" } : undefined,
-        signal,
+        signal: AbortSignal.timeout(60_000),
+        proxy: (upstream) =>
+          startCaptureProxy({ upstream, tls: tls ? { dir: good } : undefined, timeoutMs: 30_000 }),
       });
-      const [srcOutcome, dstOutcome] = await Promise.all([
-        src.outcome(signal),
-        dst.outcome(signal),
-      ]);
+      const { source: srcOutcome, destination: dstOutcome, proxy } = run;
       assert.equal(srcOutcome.status, "completed", srcOutcome.message);
       assert.equal(dstOutcome.status, "completed", dstOutcome.message);
       assert.equal(

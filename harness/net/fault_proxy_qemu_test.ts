@@ -3,6 +3,7 @@ import { pkiDir } from "../pki/pki.ts";
 import { qemuImplementations } from "../qemu/implementation.ts";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { type FaultProxyOptions, startFaultProxy } from "./fault_proxy.ts";
+import { migrateThroughProxy } from "./proxy_testing.ts";
 import { ByteReader } from "./read.ts";
 import { listenTlsServer } from "./tls.ts";
 
@@ -16,29 +17,13 @@ async function migrate(
   faults: Omit<FaultProxyOptions, "upstream">,
   timeoutMs = 60_000,
 ) {
-  const qemu = qemu10!;
-  const signal = AbortSignal.timeout(timeoutMs);
-  await using dst = await qemu.destination({
-    channels: 2,
-    ram: { mib: ram.mib, seed: 0 },
-    peer: qemu,
-    tls: tls ? { dir: good } : undefined,
-    signal,
-  });
-  await using proxy = await startFaultProxy({
-    upstream: dst.endpoint,
-    timeoutMs: 10_000,
-    ...faults,
-  });
-  await using src = await qemu.source({
-    channels: 2,
+  await using run = await migrateThroughProxy(qemu10!, {
+    tls,
     ram,
-    connect: proxy.endpoint,
-    peer: qemu,
-    tls: tls ? { dir: good, hostname: "localhost" } : undefined,
-    signal,
+    signal: AbortSignal.timeout(timeoutMs),
+    proxy: (upstream) => startFaultProxy({ upstream, timeoutMs: 10_000, ...faults }),
   });
-  const [source, destination] = await Promise.all([src.outcome(signal), dst.outcome(signal)]);
+  const { source, destination, proxy } = run;
   return { source, destination, report: proxy.report() };
 }
 
