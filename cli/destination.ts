@@ -9,13 +9,8 @@
 
 import { choiceOption, type Command, endpointOption, intOption, stringOption } from "./command.ts";
 import { channelsOption, ramOption, uuidOption } from "./options.ts";
-import {
-  printEvent,
-  printResult,
-  tlsDirOption,
-  untilInterrupted,
-  wireVersionOption,
-} from "./peer.ts";
+import { printEvent, tlsDirOption, wireVersionOption } from "./peer.ts";
+import { runPeer } from "./peer_run.ts";
 import { startTsDestination } from "../harness/ts/destination.ts";
 import { MAX_RAM_MIB } from "../harness/ts/dst_ram_image.ts";
 
@@ -94,40 +89,41 @@ export const destinationCommand: Command = {
     const sourceVersion = wireVersionOption("source-version", String(values["source-version"]));
     const tlsDir = stringOption(values, "tls-dir");
 
-    return await untilInterrupted(timeoutMs, async (signal) => {
-      await using dst = await startTsDestination({
-        listen,
-        channels,
-        uuid,
-        policy,
-        sourceVersion,
-        readTimeoutMs,
-        acceptTimeoutMs: timeoutMs,
-        ram,
-        verifyPattern: values["no-verify-pattern"] !== true,
-        ramOut: stringOption(values, "ram-out"),
-        tls: tlsDir === undefined ? undefined : {
-          dir: tlsDir,
-          eof: tlsEof,
-          verifyPeer: values["tls-no-verify-peer"] !== true,
-        },
-        signal,
-        onEvent: printEvent,
-      });
-      const progress = progressReporter(() => dst.bytesReceived);
-      try {
-        const outcome = await dst.outcome();
+    return await runPeer({
+      timeoutMs,
+      start: (signal) =>
+        startTsDestination({
+          listen,
+          channels,
+          uuid,
+          policy,
+          sourceVersion,
+          readTimeoutMs,
+          acceptTimeoutMs: timeoutMs,
+          ram,
+          verifyPattern: values["no-verify-pattern"] !== true,
+          ramOut: stringOption(values, "ram-out"),
+          tls: tlsDir === undefined ? undefined : {
+            dir: tlsDir,
+            eof: tlsEof,
+            verifyPeer: values["tls-no-verify-peer"] !== true,
+          },
+          signal,
+          onEvent: printEvent,
+        }),
+      watch: (dst) => progressReporter(() => dst.bytesReceived),
+      extra: (outcome) => {
         const pattern = outcome.evidence?.pattern as { matches?: boolean } | undefined;
-        return printResult(outcome, pattern ? { patternMatches: pattern.matches } : {});
-      } finally {
-        progress.stop();
-      }
+        return pattern ? { patternMatches: pattern.matches } : {};
+      },
     });
   },
 };
 
-/** Prints channels, bytes and throughput to stderr once a second while bytes move. */
-function progressReporter(bytes: () => number): { stop(): void } {
+/**
+ * Prints bytes and throughput to stderr once a second while bytes move; returns what stops it.
+ */
+function progressReporter(bytes: () => number): () => void {
   const started = performance.now();
   let last = 0;
   const timer = setInterval(() => {
@@ -142,5 +138,5 @@ function progressReporter(bytes: () => number): { stop(): void } {
     );
     last = now;
   }, 1000);
-  return { stop: () => clearInterval(timer) };
+  return () => clearInterval(timer);
 }

@@ -16,13 +16,8 @@ import {
   UsageError,
 } from "./command.ts";
 import { channelsOption, ramOption, uuidOption } from "./options.ts";
-import {
-  printEvent,
-  printResult,
-  tlsDirOption,
-  untilInterrupted,
-  wireVersionOption,
-} from "./peer.ts";
+import { printEvent, tlsDirOption, wireVersionOption } from "./peer.ts";
+import { runPeer } from "./peer_run.ts";
 import { startTsSource } from "../harness/ts/source.ts";
 import type { ChannelSlot, ConnectionOrder, SourceEvent } from "../harness/ts/source_options.ts";
 import { MAX_RAM_MIB } from "../harness/ts/dst_ram_image.ts";
@@ -94,28 +89,29 @@ export const sourceCommand: Command = {
       : { mib: await ramFileMib(ramFile), seed: 0 };
     const tlsDir = stringOption(values, "tls-dir");
 
-    return await untilInterrupted(undefined, async (signal) => {
-      await using source = await startTsSource({
-        connect,
-        channels,
-        uuid,
-        ram,
-        ramFile,
-        targetVersion,
-        timeoutMs,
-        tls: tlsDir === undefined ? undefined : {
-          dir: tlsDir,
-          hostname: stringOption(values, "tls-hostname"),
-          close: tlsClose,
-        },
-        script: {
-          order,
-          stopAfterInit: values["stop-after-init"] === true,
-        },
-        signal,
-        onEvent: (event) => report(event, ram.mib),
-      });
-      return printResult(await source.outcome());
+    return await runPeer({
+      timeoutMs: undefined,
+      start: (signal) =>
+        startTsSource({
+          connect,
+          channels,
+          uuid,
+          ram,
+          ramFile,
+          targetVersion,
+          timeoutMs,
+          tls: tlsDir === undefined ? undefined : {
+            dir: tlsDir,
+            hostname: stringOption(values, "tls-hostname"),
+            close: tlsClose,
+          },
+          script: {
+            order,
+            stopAfterInit: values["stop-after-init"] === true,
+          },
+          signal,
+          onEvent: (event) => report(event, ram.mib),
+        }),
     });
   },
 };
