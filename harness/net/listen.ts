@@ -6,6 +6,7 @@
 
 import type { Endpoint } from "../implementation.ts";
 import { classOf, WireError } from "../wire/errors.ts";
+import { connectNative, listenNative, nativeTcpAvailable } from "./native_tcp.ts";
 import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
 
 /** The only address the harness listens on or connects to. */
@@ -24,6 +25,27 @@ export interface ListenOptions {
 }
 
 /**
+ * A plain TCP connection as the harness uses it: `Deno.TcpConn`, or a
+ * {@linkcode NativeTcpConn} whose calls run on threads of their own (see {@linkcode listenThreaded}).
+ */
+export interface PlainConn {
+  readonly localAddr: Deno.NetAddr;
+  readonly remoteAddr: Deno.NetAddr;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(buffer: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  setNoDelay(noDelay?: boolean): void;
+  close(): void;
+}
+
+/** What a {@linkcode TcpListener} accepts from: `Deno.TcpListener` has this shape. */
+export interface PlainListener<C extends PlainConn> {
+  readonly addr: Deno.Addr;
+  accept(): Promise<C>;
+  close(): void;
+}
+
+/**
  * A TCP listener whose accepts are bounded. A timed-out accept stays pending, so a connection that
  * arrives later is returned by the next call instead of being lost. Concurrent accepts are served
  * in call order, one connection each. Disposing it closes the
@@ -39,16 +61,16 @@ export interface ListenOptions {
  * accepted.close();
  * ```
  */
-export class TcpListener implements AsyncDisposable {
+export class TcpListener<C extends PlainConn = Deno.TcpConn> implements AsyncDisposable {
   /** The underlying listener. */
-  readonly listener: Deno.TcpListener;
+  readonly listener: PlainListener<C>;
   readonly #timeoutMs: number;
   readonly #name: string;
-  #pending: Promise<Deno.TcpConn | WireError> | null = null;
+  #pending: Promise<C | WireError> | null = null;
   #closed = false;
   readonly #serial = new Serial();
 
-  constructor(listener: Deno.TcpListener, options: ListenOptions = {}) {
+  constructor(listener: PlainListener<C>, options: ListenOptions = {}) {
     this.listener = listener;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#name = options.name ?? "listener";
@@ -56,16 +78,17 @@ export class TcpListener implements AsyncDisposable {
 
   /** Where peers connect to. */
   get endpoint(): Endpoint {
-    return { hostname: this.listener.addr.hostname, port: this.listener.addr.port };
+    const addr = this.listener.addr as Deno.NetAddr;
+    return { hostname: addr.hostname, port: addr.port };
   }
 
   /** The port the kernel picked. */
   get port(): number {
-    return this.listener.addr.port;
+    return (this.listener.addr as Deno.NetAddr).port;
   }
 
   /** Accepts the next connection, `E_TIMEOUT` if none arrives within the bound. */
-  async accept(options?: WaitOptions): Promise<Deno.TcpConn> {
+  async accept(options?: WaitOptions): Promise<C> {
     const deadline = new Deadline(
       { ...options, what: `${options?.what ?? "a connection"} on ${this.#name} :${this.port}` },
       this.#timeoutMs,
@@ -122,13 +145,53 @@ export class TcpListener implements AsyncDisposable {
  * console.log(server.endpoint.port > 0);
  * ```
  */
-export function listen(options: ListenOptions = {}): TcpListener {
+export function listen(options: ListenOptions = {}): TcpListener<Deno.TcpConn> {
   const listener = Deno.listen({
     hostname: options.hostname ?? LOOPBACK,
     port: options.port ?? 0,
     transport: "tcp",
   });
   return new TcpListener(listener, options);
+}
+
+/**
+ * Like {@linkcode listen}, but on native TCP (`native_tcp.ts`) when it is available, so that
+ * every accepted connection is read and written on a thread of its own: the way to take more
+ * than one core for several busy channels. Falls back to {@linkcode listen}.
+ *
+ * @example
+ * ```ts
+ * import { connectThreaded, listenThreaded } from "./listen.ts";
+ * await using server = listenThreaded({ name: "destination" });
+ * const client = await connectThreaded(server.endpoint, { timeoutMs: 1000 });
+ * const accepted = await server.accept({ timeoutMs: 1000 });
+ * client.close();
+ * accepted.close();
+ * ```
+ */
+export function listenThreaded(options: ListenOptions = {}): TcpListener<PlainConn> {
+  const hostname = options.hostname ?? LOOPBACK;
+  if (!nativeTcpAvailable() || !isIpv4(hostname)) return listen(options);
+  return new TcpListener(listenNative({ hostname, port: options.port ?? 0 }), options);
+}
+
+/**
+ * Like {@linkcode connect}, on native TCP when it is available (see {@linkcode listenThreaded}).
+ *
+ * @example
+ * ```ts ignore
+ * import { connectThreaded } from "./listen.ts";
+ * const conn = await connectThreaded({ hostname: "127.0.0.1", port: 4444 }, { timeoutMs: 1000 });
+ * conn.close();
+ * ```
+ */
+export function connectThreaded(endpoint: Endpoint, options?: WaitOptions): Promise<PlainConn> {
+  if (!nativeTcpAvailable() || !isIpv4(endpoint.hostname)) return connect(endpoint, options);
+  return connectWith(endpoint, options, () => connectNative(endpoint));
+}
+
+function isIpv4(hostname: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /**
@@ -142,11 +205,23 @@ export function listen(options: ListenOptions = {}): TcpListener {
  * conn.close();
  * ```
  */
-export async function connect(endpoint: Endpoint, options?: WaitOptions): Promise<Deno.TcpConn> {
+export function connect(endpoint: Endpoint, options?: WaitOptions): Promise<Deno.TcpConn> {
+  return connectWith(
+    endpoint,
+    options,
+    () => Deno.connect({ hostname: endpoint.hostname, port: endpoint.port }),
+  );
+}
+
+async function connectWith<C extends PlainConn>(
+  endpoint: Endpoint,
+  options: WaitOptions | undefined,
+  open: () => Promise<C>,
+): Promise<C> {
   const what = `${options?.what ?? "connect"} to ${endpoint.hostname}:${endpoint.port}`;
   const deadline = new Deadline({ ...options, what }, DEFAULT_TIMEOUT_MS);
   deadline.throwIfAborted();
-  const attempt = Deno.connect({ hostname: endpoint.hostname, port: endpoint.port });
+  const attempt = open();
   try {
     return await deadline.race(attempt);
   } catch (error) {

@@ -10,6 +10,11 @@ import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 /** Anything with `Deno.Conn`'s `read`: fills a buffer, `null` at end of stream. */
 export interface RawReader {
   read(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * Optional: fills all of `buffer` in one call, fewer bytes only at end of stream (`null` if
+   * none). Direct reads use it (a `NativeTcpConn` has it: one blocking `MSG_WAITALL` call).
+   */
+  readFull?(buffer: Uint8Array): Promise<number | null>;
 }
 
 /** What a {@linkcode ByteReader} reads from. */
@@ -156,7 +161,9 @@ export class ByteReader {
         await this.#settle(deadline);
         if (this.#unread.length === 0) {
           if (this.#eof) return null;
-          if (target.length >= this.#directReadMin) return await this.#readDirect(target, deadline);
+          if (target.length >= this.#directReadMin) {
+            return await this.#readDirect(target, deadline, false);
+          }
           await this.#fill(deadline, false);
           if (this.#unread.length === 0) return null;
         }
@@ -243,7 +250,7 @@ export class ByteReader {
             throw this.#truncated(got, want, options);
           }
           if (want - got >= this.#directReadMin) {
-            got += (await this.#readDirect(target.subarray(got), deadline)) ?? 0;
+            got += (await this.#readDirect(target.subarray(got), deadline, true)) ?? 0;
           } else {
             await this.#fill(deadline, false, options?.readAhead === false ? want - got : Infinity);
           }
@@ -291,12 +298,14 @@ export class ByteReader {
   }
 
   /**
-   * One underlying read straight into `target` (nothing is buffered). Returns the count, or `null`
+   * One underlying read straight into `target` (nothing is buffered); `full`: all of it, through
+   * the source's `readFull` when it has one. Returns the count, or `null`
    * at end of stream; a transport failure is stored and thrown like a buffered read's.
    */
-  async #readDirect(target: Uint8Array, deadline: Deadline): Promise<number | null> {
+  async #readDirect(target: Uint8Array, deadline: Deadline, full: boolean): Promise<number | null> {
     if (this.#error) throw this.#error;
-    const read = this.#raw!.read(target).catch((error) => {
+    const raw = this.#raw!;
+    const read = (full && raw.readFull ? raw.readFull(target) : raw.read(target)).catch((error) => {
       this.#error = this.#transportError(error);
       return null;
     });

@@ -8,7 +8,7 @@
  */
 
 import type { Endpoint, TlsOptions } from "../implementation.ts";
-import { listen, type ListenOptions } from "../net/listen.ts";
+import { type ListenOptions, listenThreaded } from "../net/listen.ts";
 import { ByteReader } from "../net/read.ts";
 import { listenTlsServer } from "../net/tls.ts";
 import type { WaitOptions } from "../net/wait.ts";
@@ -38,8 +38,9 @@ export const CHANNEL_BUFFER_SIZE = 1024 * 1024;
 export const DIRECT_READ_MIN = 16 * 1024;
 
 /**
- * Plain TCP: every accepted socket is read directly (`Deno.Conn.read`, which keeps a half-closed
- * socket usable and reports FIN as end of stream).
+ * Plain TCP: every accepted socket is read directly (its `read`, which keeps a half-closed socket
+ * usable and reports FIN as end of stream), on a thread of its own where native TCP is available
+ * (`listenThreaded`), so that channels are copied into RAM by more than one core.
  *
  * @example
  * ```ts ignore
@@ -49,7 +50,7 @@ export const DIRECT_READ_MIN = 16 * 1024;
  * ```
  */
 export function tcpAcceptor(options: ListenOptions): ConnAcceptor {
-  const listener = listen(options);
+  const listener = listenThreaded(options);
   return {
     endpoint: listener.endpoint,
     async accept(wait: WaitOptions): Promise<AcceptedConn> {

@@ -1,0 +1,203 @@
+/**
+ * Blocking reads and writes on a socket lent to a Worker (`NativeTcpConn.lend`): the Worker's
+ * thread makes the C library's `recv`/`send`/`sendmsg` calls itself, so every channel copies on
+ * its own core, as QEMU's per-channel threads do, without a thread hop per call. Each call is
+ * bounded by `SO_RCVTIMEO`/`SO_SNDTIMEO`; the lending thread ends a call early by shutting the
+ * socket down and raising the shared abort flag.
+ *
+ * @module
+ */
+
+import { WireError } from "../wire/errors.ts";
+import {
+  hungUp,
+  type Libc,
+  loadLibc,
+  MAX_RETRIES,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  setTimeoutOption,
+  SO_RCVTIMEO,
+  SO_SNDTIMEO,
+} from "./libc.ts";
+
+/** Options of a {@linkcode SyncSocket}. */
+export interface SyncSocketOptions {
+  /** Bound of each read or write without progress, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Name in error messages, e.g. `multifd channel 1`. */
+  readonly name: string;
+  /** Set (non-zero at index 0) by the lending thread to stop: calls end with `E_TIMEOUT`. */
+  readonly abort?: Int32Array;
+}
+
+const IOVEC_SIZE = 16;
+const MSGHDR_SIZE = 56;
+/** Linux's `IOV_MAX`. */
+const MAX_IOVECS = 1024;
+
+/**
+ * A lent socket read and written with blocking calls.
+ *
+ * @example
+ * ```ts ignore
+ * import { SyncSocket } from "./native_sync.ts";
+ * const socket = new SyncSocket(fd, { timeoutMs: 30_000, name: "multifd channel 0" });
+ * const header = new Uint8Array(12);
+ * if (socket.readFull(header) < header.length) console.log("end of stream");
+ * ```
+ */
+export class SyncSocket {
+  readonly fd: number;
+  readonly #lib: Libc;
+  readonly #options: SyncSocketOptions;
+  #bytesRead = 0;
+  #bytesWritten = 0;
+
+  constructor(fd: number, options: SyncSocketOptions) {
+    const lib = loadLibc();
+    if (!lib) throw new Deno.errors.NotSupported("SyncSocket needs Linux, libc.so.6 and FFI");
+    this.fd = fd;
+    this.#lib = lib;
+    this.#options = options;
+    setTimeoutOption(lib, fd, SO_RCVTIMEO, options.timeoutMs);
+    setTimeoutOption(lib, fd, SO_SNDTIMEO, options.timeoutMs);
+  }
+
+  /** Bytes read so far. */
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  /** Bytes written so far. */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  /** Reads at least one byte into `buffer`; 0 at end of stream. */
+  read(buffer: Uint8Array, what = "data"): number {
+    if (buffer.length === 0) return 0;
+    return this.#recv(buffer, 0, what);
+  }
+
+  /** Fills `buffer`; returns fewer bytes only at end of stream. */
+  readFull(buffer: Uint8Array, what = "data"): number {
+    let got = 0;
+    while (got < buffer.length) {
+      const n = this.#recv(buffer.subarray(got), MSG_WAITALL, what);
+      if (n === 0) break;
+      got += n;
+    }
+    return got;
+  }
+
+  /** Writes all of `buffer`. */
+  writeAll(buffer: Uint8Array, what = "data"): void {
+    for (let done = 0, attempt = 0; done < buffer.length; attempt++) {
+      this.#throwIfAborted(what);
+      const started = performance.now();
+      const n = Number(
+        this.#lib.sendBlocking(
+          this.fd,
+          buffer.subarray(done),
+          BigInt(buffer.length - done),
+          MSG_NOSIGNAL,
+        ),
+      );
+      if (n < 0) this.#failed("write", what, started, done, buffer.length, attempt);
+      else done += n;
+      this.#bytesWritten += Math.max(0, n);
+    }
+  }
+
+  /** Writes all of `buffers` in order, with one `sendmsg` per up to 1024 of them. */
+  writeAllv(buffers: readonly Uint8Array[], what = "data"): void {
+    const total = buffers.reduce((sum, b) => sum + b.length, 0);
+    const iov = new BigUint64Array(Math.min(buffers.length, MAX_IOVECS) * (IOVEC_SIZE / 8));
+    const msghdr = new BigUint64Array(MSGHDR_SIZE / 8);
+    const msghdrBytes = new Uint8Array(msghdr.buffer);
+    let index = 0;
+    let offset = 0;
+    let written = 0;
+    for (let attempt = 0; index < buffers.length; attempt++) {
+      this.#throwIfAborted(what);
+      let count = 0;
+      for (let i = index; i < buffers.length && count < MAX_IOVECS; i++, count++) {
+        const view = i === index ? buffers[i].subarray(offset) : buffers[i];
+        iov[count * 2] = view.length === 0
+          ? 0n
+          : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view)));
+        iov[count * 2 + 1] = BigInt(view.length);
+      }
+      msghdr.fill(0n);
+      msghdr[2] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(iov)));
+      msghdr[3] = BigInt(count);
+      const started = performance.now();
+      let n = Number(this.#lib.sendmsgBlocking(this.fd, msghdrBytes, MSG_NOSIGNAL));
+      if (n < 0) {
+        this.#failed("write", what, started, written, total, attempt);
+        continue;
+      }
+      written += n;
+      this.#bytesWritten += n;
+      // Step past what was written: whole buffers, then into a partly written one.
+      while (index < buffers.length && n >= buffers[index].length - offset) {
+        n -= buffers[index].length - offset;
+        index++;
+        offset = 0;
+      }
+      offset += n;
+    }
+  }
+
+  #recv(buffer: Uint8Array, flags: number, what: string): number {
+    for (let attempt = 0;; attempt++) {
+      this.#throwIfAborted(what);
+      const started = performance.now();
+      const n = Number(this.#lib.recvBlocking(this.fd, buffer, BigInt(buffer.length), flags));
+      if (n >= 0) {
+        // A shutdown by the lending thread reads as end of stream: tell it apart.
+        if (n === 0) this.#throwIfAborted(what);
+        this.#bytesRead += n;
+        return n;
+      }
+      this.#failed("read", what, started, 0, buffer.length, attempt);
+    }
+  }
+
+  /** A call returned -1: a reset, a timeout, or an interrupted call (then it is retried). */
+  #failed(
+    op: "read" | "write",
+    what: string,
+    started: number,
+    got: number,
+    want: number,
+    attempt = 0,
+  ): void {
+    this.#throwIfAborted(what);
+    const waited = performance.now() - started;
+    const where = `${what} on ${this.#options.name}`;
+    if (hungUp(this.#lib, this.fd) || attempt >= MAX_RETRIES) {
+      throw new WireError("E_IO", `${op} failed on ${this.#options.name}: connection reset`, {
+        field: what,
+        received: got,
+        expected: want,
+      });
+    }
+    if (waited >= this.#options.timeoutMs * 0.9) {
+      throw new WireError(
+        "E_TIMEOUT",
+        `no progress for ${this.#options.timeoutMs} ms on ${where} (${got} of ${want} bytes)`,
+        { field: what, received: got, expected: want },
+      );
+    }
+  }
+
+  #throwIfAborted(what: string): void {
+    if (this.#options.abort && Atomics.load(this.#options.abort, 0) !== 0) {
+      throw new WireError("E_TIMEOUT", `${what} on ${this.#options.name} aborted`, {
+        field: what,
+      });
+    }
+  }
+}

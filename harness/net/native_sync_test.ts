@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { WireError } from "../wire/errors.ts";
+import {
+  connectNative,
+  listenNative,
+  nativeTcpAvailable,
+  type NativeTcpConn,
+} from "./native_tcp.ts";
+import { SyncSocket } from "./native_sync.ts";
+
+const available = nativeTcpAvailable();
+
+async function pair(): Promise<{ client: NativeTcpConn; server: NativeTcpConn } & Disposable> {
+  const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [client, server] = await Promise.all([connectNative(listener.addr), listener.accept()]);
+    return {
+      client,
+      server,
+      [Symbol.dispose]() {
+        client.close();
+        server.close();
+      },
+    };
+  } finally {
+    listener.close();
+  }
+}
+
+function pattern(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return bytes;
+}
+
+Deno.test({
+  name: "SyncSocket reads a lent socket into shared memory and sees the end of stream",
+  ignore: !available,
+}, async () => {
+  using conns = await pair();
+  const data = pattern(3 * 1024 * 1024 + 5, 1);
+  // This thread blocks in the reads: the write runs on the pool and needs nothing from it.
+  const written = conns.client.write(data);
+  const fd = conns.server.lend("read");
+  const target = new Uint8Array(new SharedArrayBuffer(data.length + 100));
+  const socket = new SyncSocket(fd, { timeoutMs: 5000, name: "test channel" });
+  assert.equal(socket.readFull(target.subarray(0, 12)), 12);
+  assert.equal(socket.readFull(target.subarray(12, data.length)), data.length - 12);
+  assert.equal(await written, data.length);
+  await conns.client.closeWrite();
+  assert.equal(socket.readFull(target.subarray(data.length)), 0);
+  conns.server.giveBack("read");
+  assert.deepEqual(target.subarray(0, data.length), data);
+  assert.equal(socket.bytesRead, data.length);
+});
+
+Deno.test({
+  name: "SyncSocket writes many buffers in order with sendmsg, across partial writes",
+  ignore: !available,
+}, async () => {
+  using conns = await pair();
+  const parts = [pattern(1300, 2), new Uint8Array(0), pattern(4 * 1024 * 1024, 3), pattern(7, 4)];
+  const total = parts.reduce((sum, p) => sum + p.length, 0);
+  const received = new Uint8Array(total);
+  const reading = conns.server.readFull(received);
+  const fd = conns.client.lend("write");
+  const socket = new SyncSocket(fd, { timeoutMs: 5000, name: "test channel" });
+  socket.writeAllv(parts);
+  conns.client.giveBack("write");
+  assert.equal(await reading, total);
+  let at = 0;
+  for (const part of parts) {
+    assert.deepEqual(received.subarray(at, at + part.length), part);
+    at += part.length;
+  }
+  assert.equal(socket.bytesWritten, total);
+});
+
+Deno.test({
+  name: "SyncSocket ends a read without progress with E_TIMEOUT naming the wait",
+  ignore: !available,
+}, async () => {
+  using conns = await pair();
+  await conns.client.write(new Uint8Array(3));
+  const socket = new SyncSocket(conns.server.lend("read"), { timeoutMs: 200, name: "channel 2" });
+  const started = performance.now();
+  assert.throws(
+    () => socket.readFull(new Uint8Array(8), "packet header"),
+    (error: unknown) =>
+      error instanceof WireError && error.errorClass === "E_TIMEOUT" &&
+      /packet header on channel 2/.test(error.message),
+  );
+  assert.ok(performance.now() - started < 2000);
+  conns.server.giveBack("read");
+});
+
+Deno.test({
+  name: "SyncSocket stops when the lending thread raises the abort flag and shuts the socket",
+  ignore: !available,
+}, async () => {
+  using conns = await pair();
+  const abort = new Int32Array(new SharedArrayBuffer(4));
+  const socket = new SyncSocket(conns.server.lend("read"), {
+    timeoutMs: 5000,
+    name: "channel 0",
+    abort,
+  });
+  Atomics.store(abort, 0, 1);
+  conns.server.close(); // Shuts down; the descriptor is closed once given back.
+  assert.throws(
+    () => socket.readFull(new Uint8Array(8), "page payload"),
+    (error: unknown) => error instanceof WireError && /aborted/.test(error.message),
+  );
+  conns.server.giveBack("read");
+});
+
+Deno.test({
+  name: "SyncSocket reports a reset peer as E_IO",
+  ignore: !available,
+}, async () => {
+  using conns = await pair();
+  // Bytes the client never reads make its close a reset.
+  await conns.server.write(new Uint8Array(10));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  conns.client.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const socket = new SyncSocket(conns.server.lend("read"), { timeoutMs: 2000, name: "channel 1" });
+  assert.throws(
+    () => socket.readFull(new Uint8Array(8), "packet header"),
+    (error: unknown) => error instanceof WireError && error.errorClass === "E_IO",
+  );
+  conns.server.giveBack("read");
+});

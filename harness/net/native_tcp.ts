@@ -1,0 +1,400 @@
+/**
+ * Plain TCP through the C library's blocking socket calls, each run on Deno's blocking thread pool
+ * (FFI `nonblocking`). Deno's own sockets are read and written by the one JavaScript thread, so
+ * every byte of every channel is copied by one core; here each connection's `recv`/`send` runs on
+ * a thread of its own, so several channels copy at once, as QEMU's per-channel threads do.
+ *
+ * The connections behave like `Deno.TcpConn` where the harness relies on it: `read` resolves
+ * `null` at FIN, `closeWrite` sends FIN, `close` with unread bytes resets the connection, and a
+ * read or write pending at `close` rejects (`Deno.errors.Interrupted`). A failed call cannot
+ * report its `errno` (it is thread-local to a pool thread), so failures are told apart by the
+ * socket's state: `ConnectionReset` for a reset or failed peer, `BrokenPipe` for a failed send.
+ *
+ * Linux only (x86-64 and AArch64 share every constant used), IPv4 only, and only with the FFI
+ * permission; {@linkcode nativeTcpAvailable} says whether it can be used, and
+ * `MIGWIRE_NATIVE_TCP=0` turns it off.
+ *
+ * @module
+ */
+
+import {
+  AF_INET,
+  hungUp,
+  IPPROTO_TCP,
+  type Libc,
+  loadLibc,
+  MAX_RETRIES,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  setOption,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SO_REUSEADDR,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+  SOCKADDR_IN_SIZE,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "./libc.ts";
+
+const LISTEN_BACKLOG = 128;
+
+/**
+ * Whether native TCP can be used here: Linux, the FFI permission, a loadable `libc.so.6`, and
+ * `MIGWIRE_NATIVE_TCP` not set to `0`.
+ *
+ * @example
+ * ```ts
+ * import { nativeTcpAvailable } from "./native_tcp.ts";
+ * console.log(typeof nativeTcpAvailable()); // "boolean"
+ * ```
+ */
+export function nativeTcpAvailable(): boolean {
+  let setting: string | undefined;
+  try {
+    setting = Deno.env.get("MIGWIRE_NATIVE_TCP");
+  } catch {
+    setting = undefined; // No env permission: the default.
+  }
+  if (setting === "0") return false;
+  return loadLibc() !== null;
+}
+
+function requireLibc(): Libc {
+  const lib = loadLibc();
+  if (!lib) throw new Deno.errors.NotSupported("native TCP needs Linux, libc.so.6 and --allow-ffi");
+  return lib;
+}
+
+/** Where to listen or connect: an IPv4 address and a port. */
+export interface NativeTcpAddress {
+  /** Dotted IPv4 address, e.g. `127.0.0.1`. */
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** A `sockaddr_in` for `hostname:port`; `TypeError` naming the value if it is not dotted IPv4. */
+function sockaddr(address: NativeTcpAddress): Uint8Array {
+  const parts = address.hostname.split(".");
+  const octets = parts.map((part) => /^\d{1,3}$/.test(part) ? Number(part) : NaN);
+  if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255))) {
+    throw new TypeError(`hostname must be a dotted IPv4 address, got ${address.hostname}`);
+  }
+  if (!Number.isInteger(address.port) || address.port < 0 || address.port > 65535) {
+    throw new RangeError(`port must be an integer in 0..65535, got ${address.port}`);
+  }
+  const bytes = new Uint8Array(SOCKADDR_IN_SIZE);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, AF_INET, true);
+  view.setUint16(2, address.port, false);
+  bytes.set(octets, 4);
+  return bytes;
+}
+
+/** The local or peer address of `fd` as a `Deno.NetAddr`. */
+function addressOf(lib: Libc, fd: number, which: "getsockname" | "getpeername"): Deno.NetAddr {
+  const bytes = new Uint8Array(SOCKADDR_IN_SIZE);
+  const length = new Uint32Array([SOCKADDR_IN_SIZE]);
+  if (lib[which](fd, bytes, new Uint8Array(length.buffer)) !== 0) {
+    return { transport: "tcp", hostname: "0.0.0.0", port: 0 };
+  }
+  const view = new DataView(bytes.buffer);
+  return {
+    transport: "tcp",
+    hostname: Array.from(bytes.subarray(4, 8)).join("."),
+    port: view.getUint16(2, false),
+  };
+}
+
+/**
+ * A file descriptor that is closed only once no call runs on it any more, so a pool thread never
+ * works on a number the kernel has handed out again.
+ */
+class Descriptor {
+  readonly lib: Libc;
+  readonly fd: number;
+  #calls = 0;
+  #writes = 0;
+  #closing = false;
+  #released = false;
+
+  constructor(lib: Libc, fd: number) {
+    this.lib = lib;
+    this.fd = fd;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** Runs one blocking call on the pool, keeping the descriptor open until it returns. */
+  async call<T>(run: () => Promise<T>, write = false): Promise<T> {
+    if (this.#closing) throw new Deno.errors.BadResource("socket is closed");
+    this.#calls++;
+    if (write) this.#writes++;
+    try {
+      return await run();
+    } finally {
+      this.#calls--;
+      if (write) this.#writes--;
+      if (this.#closing && this.#calls === 0) this.#release();
+    }
+  }
+
+  /**
+   * Counts a use by another thread (a Worker) as a call in flight until {@linkcode giveBack}:
+   * the descriptor stays open, and {@linkcode close} meanwhile wakes that thread's blocked calls.
+   */
+  lend(write: boolean): number {
+    if (this.#closing) throw new Deno.errors.BadResource("socket is closed");
+    this.#calls++;
+    if (write) this.#writes++;
+    return this.fd;
+  }
+
+  /** Ends a use begun with {@linkcode lend}. */
+  giveBack(write: boolean): void {
+    this.#calls--;
+    if (write) this.#writes--;
+    if (this.#closing && this.#calls === 0) this.#release();
+  }
+
+  /**
+   * Closes the descriptor now, or wakes the calls that block on it and closes it after them:
+   * `SHUT_RD` wakes a reader without sending anything (the final `close` decides between FIN and
+   * reset as a plain close does); a blocked writer needs `SHUT_RDWR`.
+   */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#calls === 0) return this.#release();
+    this.lib.shutdown(this.fd, this.#writes > 0 ? SHUT_RDWR : SHUT_RD);
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.lib.close(this.fd);
+  }
+}
+
+/**
+ * A TCP connection whose reads and writes run on the blocking thread pool.
+ *
+ * @example Echo a few bytes through a native listener
+ * ```ts ignore
+ * import { connectNative, listenNative } from "./native_tcp.ts";
+ * const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+ * const [client, server] = await Promise.all([connectNative(listener.addr), listener.accept()]);
+ * await client.write(new Uint8Array([1, 2, 3]));
+ * console.log(await server.readFull(new Uint8Array(3))); // 3
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ */
+export class NativeTcpConn {
+  readonly localAddr: Deno.NetAddr;
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #fd: Descriptor;
+
+  /** Wraps a connected descriptor (from `accept4` or `connect`). */
+  constructor(lib: Libc, fd: number) {
+    this.#fd = new Descriptor(lib, fd);
+    this.localAddr = addressOf(lib, fd, "getsockname");
+    this.remoteAddr = addressOf(lib, fd, "getpeername");
+  }
+
+  /**
+   * Lends the descriptor to a Worker, which reads (`"read"`) or writes (`"write"`) it with
+   * {@linkcode SyncSocket} until {@linkcode NativeTcpConn.giveBack}. This thread must not use the
+   * connection meanwhile; `close` wakes the Worker's blocked calls (`shutdown`) and closes the
+   * descriptor once it is given back.
+   */
+  lend(use: "read" | "write"): number {
+    return this.#fd.lend(use === "write");
+  }
+
+  /** Ends a loan made with {@linkcode NativeTcpConn.lend}. */
+  giveBack(use: "read" | "write"): void {
+    this.#fd.giveBack(use === "write");
+  }
+
+  /** Reads at least one byte into `buffer`; `null` at end of stream. */
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (buffer.length === 0) return Promise.resolve(0);
+    return this.#recv(buffer, 0);
+  }
+
+  /**
+   * Fills all of `buffer` in one call (`MSG_WAITALL`), as QEMU reads a payload. Resolves with
+   * fewer bytes only at end of stream (then `null` if none came).
+   */
+  async readFull(buffer: Uint8Array): Promise<number | null> {
+    let got = 0;
+    while (got < buffer.length) {
+      const n = await this.#recv(buffer.subarray(got), MSG_WAITALL);
+      if (n === null) break;
+      got += n;
+    }
+    return got === 0 && buffer.length > 0 ? null : got;
+  }
+
+  /** Writes `buffer` (blocking until the kernel took it all, or failed) and returns the count. */
+  write(buffer: Uint8Array): Promise<number> {
+    const fd = this.#fd;
+    return fd.call(async () => {
+      for (let retries = 0;;) {
+        const n = Number(
+          await fd.lib.send(fd.fd, buffer, BigInt(buffer.length), MSG_NOSIGNAL),
+        );
+        if (n >= 0) return n;
+        if (fd.closing) throw new Deno.errors.Interrupted("connection closed while writing");
+        if (hungUp(fd.lib, fd.fd) || ++retries > MAX_RETRIES) {
+          throw new Deno.errors.BrokenPipe("send failed: the peer closed or reset the connection");
+        }
+      }
+    }, true);
+  }
+
+  /** Sends FIN; reading goes on. */
+  closeWrite(): Promise<void> {
+    if (this.#fd.closing) return Promise.reject(new Deno.errors.BadResource("socket is closed"));
+    this.#fd.lib.shutdown(this.#fd.fd, SHUT_WR);
+    return Promise.resolve();
+  }
+
+  /** Sets `TCP_NODELAY`. */
+  setNoDelay(noDelay = true): void {
+    if (!this.#fd.closing) setOption(this.#fd.lib, this.#fd.fd, IPPROTO_TCP, TCP_NODELAY, noDelay);
+  }
+
+  /** Closes the connection; a pending read or write rejects. Safe to call twice. */
+  close(): void {
+    this.#fd.close();
+  }
+
+  #recv(buffer: Uint8Array, flags: number): Promise<number | null> {
+    const fd = this.#fd;
+    return fd.call(async () => {
+      for (let retries = 0;;) {
+        const n = Number(await fd.lib.recv(fd.fd, buffer, BigInt(buffer.length), flags));
+        if (fd.closing) throw new Deno.errors.Interrupted("connection closed while reading");
+        if (n > 0) return n;
+        if (n === 0) return null;
+        if (hungUp(fd.lib, fd.fd) || ++retries > MAX_RETRIES) {
+          throw new Deno.errors.ConnectionReset("recv failed: the peer reset the connection");
+        }
+      }
+    });
+  }
+}
+
+/**
+ * A listening socket whose `accept` runs on the blocking thread pool.
+ *
+ * @example
+ * ```ts ignore
+ * import { listenNative } from "./native_tcp.ts";
+ * const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.addr.port > 0); // true
+ * listener.close();
+ * ```
+ */
+export class NativeTcpListener {
+  readonly addr: Deno.NetAddr;
+  readonly #lib: Libc;
+  readonly #fd: Descriptor;
+
+  /** Wraps a bound, listening descriptor. */
+  constructor(lib: Libc, fd: number) {
+    this.#lib = lib;
+    this.#fd = new Descriptor(lib, fd);
+    this.addr = addressOf(lib, fd, "getsockname");
+  }
+
+  /** The next connection. Rejects with `BadResource` once the listener is closed. */
+  accept(): Promise<NativeTcpConn> {
+    const fd = this.#fd;
+    return fd.call(async () => {
+      for (let retries = 0;;) {
+        const conn = await this.#lib.accept4(fd.fd, null, null, SOCK_CLOEXEC);
+        if (conn >= 0) {
+          if (fd.closing) {
+            this.#lib.close(conn);
+            break;
+          }
+          return new NativeTcpConn(this.#lib, conn);
+        }
+        if (fd.closing || ++retries > MAX_RETRIES) break;
+      }
+      throw new Deno.errors.BadResource("listener is closed");
+    });
+  }
+
+  /** Stops listening; a pending accept rejects. Safe to call twice. */
+  close(): void {
+    if (this.#fd.closing) return;
+    // A blocked accept4 returns only once the socket stops listening.
+    this.#lib.shutdown(this.#fd.fd, SHUT_RDWR);
+    this.#fd.close();
+  }
+}
+
+/**
+ * Listens on `hostname:port` (port 0: the kernel picks one), with `SO_REUSEADDR` as Deno sets it.
+ *
+ * @throws {Deno.errors.NotSupported} without native TCP; `AddrInUse` when the bind fails.
+ * @example
+ * ```ts ignore
+ * import { listenNative } from "./native_tcp.ts";
+ * using _ = { [Symbol.dispose]: () => listener.close() };
+ * const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+ * ```
+ */
+export function listenNative(address: NativeTcpAddress): NativeTcpListener {
+  const lib = requireLibc();
+  const addr = sockaddr(address);
+  const fd = lib.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Deno.errors.NotSupported("socket() failed");
+  setOption(lib, fd, SOL_SOCKET, SO_REUSEADDR, true);
+  if (lib.bind(fd, addr, SOCKADDR_IN_SIZE) !== 0 || lib.listen(fd, LISTEN_BACKLOG) !== 0) {
+    lib.close(fd);
+    throw new Deno.errors.AddrInUse(`cannot listen on ${address.hostname}:${address.port}`);
+  }
+  return new NativeTcpListener(lib, fd);
+}
+
+/**
+ * Connects to `hostname:port`.
+ *
+ * @throws {Deno.errors.ConnectionRefused} when the connection fails.
+ * @example
+ * ```ts ignore
+ * import { connectNative } from "./native_tcp.ts";
+ * const conn = await connectNative({ hostname: "127.0.0.1", port: 4444 });
+ * conn.close();
+ * ```
+ */
+export async function connectNative(address: NativeTcpAddress): Promise<NativeTcpConn> {
+  const lib = requireLibc();
+  const addr = sockaddr(address);
+  const fd = lib.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Deno.errors.NotSupported("socket() failed");
+  const descriptor = new Descriptor(lib, fd);
+  let connected = false;
+  try {
+    connected = await descriptor.call(async () =>
+      (await lib.connect(fd, addr, SOCKADDR_IN_SIZE)) === 0
+    );
+  } finally {
+    if (!connected) descriptor.close();
+  }
+  if (!connected) {
+    throw new Deno.errors.ConnectionRefused(
+      `connect to ${address.hostname}:${address.port} failed`,
+    );
+  }
+  return new NativeTcpConn(lib, fd);
+}
