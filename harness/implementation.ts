@@ -47,6 +47,11 @@ export interface RamSpec {
   readonly seed: number;
   /** Share of 4 KiB pages that are non-zero, 0..1. */
   readonly density?: number;
+  /**
+   * Every page of guest RAM is resident before the migration starts, like QEMU's `prealloc=on`,
+   * so that first-touch page faults stay outside the transfer (default false).
+   */
+  readonly prealloc?: boolean;
 }
 
 /** Options shared by both roles. */

@@ -19,8 +19,18 @@ export const TLS_CREDS_ID = "tls0";
 export interface QemuLaunchOptions {
   /** The binary to run. */
   readonly binary: Pick<QemuBinary, "path" | "name" | "version">;
-  /** Guest RAM: size, and a pattern to seed it with when `seed` is given (zeros otherwise). */
-  readonly ram?: { readonly mib: number; readonly seed?: number; readonly density?: number };
+  /**
+   * Guest RAM: size, and a pattern to seed it with when `seed` is given (zeros otherwise).
+   * `prealloc` adds `prealloc=on` to the memory backend: QEMU makes every page resident before it
+   * answers QMP, keeping the file's contents (it populates the mapping with
+   * `MADV_POPULATE_WRITE`, or reads and writes back one byte per page).
+   */
+  readonly ram?: {
+    readonly mib: number;
+    readonly seed?: number;
+    readonly density?: number;
+    readonly prealloc?: boolean;
+  };
   /** `-uuid`. */
   readonly uuid?: string;
   /** `-incoming defer`: a destination waiting for `migrate-incoming`. */
@@ -35,7 +45,10 @@ export interface QemuLaunchOptions {
   };
   /** Further command-line arguments. */
   readonly args?: readonly string[];
-  /** Bounds the launch (QMP answering); a default of 10 s applies as well. */
+  /**
+   * Bounds the launch (QMP answering); a default of 10 s applies as well, plus 10 s per GiB of
+   * preallocated RAM.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -51,6 +64,8 @@ export interface QemuExit {
 export type ControlPlane = "answering" | "frozen" | "gone";
 
 const LAUNCH_TIMEOUT_MS = 10_000;
+/** Extra launch time per MiB of preallocated RAM (10 s per GiB). */
+const PREALLOC_MS_PER_MIB = 10;
 const TERM_GRACE_MS = 500;
 const STDERR_LINE_LIMIT = 2_000;
 const STDERR_LINE_CHARS = 4_096;
@@ -182,7 +197,8 @@ export class QemuProcess implements AsyncDisposable {
 
       const exitedEarly = new AbortController();
       exited.then(() => exitedEarly.abort(new Error("QEMU exited before QMP answered")));
-      const launchSignals = [AbortSignal.timeout(LAUNCH_TIMEOUT_MS), exitedEarly.signal];
+      const launchMs = LAUNCH_TIMEOUT_MS + (options.ram?.prealloc ? mib * PREALLOC_MS_PER_MIB : 0);
+      const launchSignals = [AbortSignal.timeout(launchMs), exitedEarly.signal];
       if (options.signal) launchSignals.push(options.signal);
       let qmp: QmpClient;
       try {
@@ -369,7 +385,8 @@ function qemuArgs(
     "-m",
     `${mib}M`,
     "-object",
-    `memory-backend-file,id=ram,size=${mib}M,mem-path=${optionValue(ramPath)},share=on`,
+    `memory-backend-file,id=ram,size=${mib}M,mem-path=${optionValue(ramPath)},share=on` +
+    (options.ram?.prealloc ? ",prealloc=on" : ""),
     "-nodefaults",
     "-display",
     "none",

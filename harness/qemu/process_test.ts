@@ -88,6 +88,43 @@ Deno.test("qemu: guest RAM is seeded from the pattern and read back from the sha
   );
 });
 
+/** Resident file-backed and shared memory of a process (where a mapped RAM file counts), bytes. */
+function mappedFileBytes(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  return (kib("RssFile") + kib("RssShmem")) * 1024;
+}
+
+Deno.test("qemu: prealloc=on makes guest RAM resident and keeps the seeded file's contents", async (t) => {
+  for (const binary of binaries) {
+    await t.step(binary.name, async () => {
+      const mib = 32;
+      await using qemu = await QemuProcess.launch({
+        binary,
+        ram: { mib, seed: 3, density: 1, prealloc: true },
+      });
+      assert.ok(
+        qemu.args.some((arg) =>
+          arg.startsWith("memory-backend-file,") && arg.endsWith(",prealloc=on")
+        ),
+        qemu.args.join(" "),
+      );
+      const memdevs = await qemu.qmp.execute<Array<{ id: string; prealloc: boolean }>>(
+        "query-memdev",
+      );
+      assert.deepEqual(memdevs.filter((m) => m.id === "ram").map((m) => m.prealloc), [true]);
+      // QEMU populates the mapping (MADV_POPULATE_WRITE) or reads and writes back a byte per page.
+      assert.equal(await qemu.ramSha256(), await sha256Hex(patternRam(mib, 3, 1)));
+      await using plain = await QemuProcess.launch({ binary, ram: { mib, seed: 3, density: 1 } });
+      assert.ok(!plain.args.some((arg) => arg.includes("prealloc")), plain.args.join(" "));
+      // Without prealloc the RAM file is mapped lazily; with it, every page is mapped at start.
+      const extra = mappedFileBytes(qemu.pid) - mappedFileBytes(plain.pid);
+      assert.ok(extra > mib * 1048576 * 0.9, `only ${extra} bytes more mapped with prealloc`);
+    });
+  }
+});
+
 Deno.test("qemu: uuid, globals and TLS objects reach the command line and QEMU accepts them", async (t) => {
   for (const binary of binaries) {
     await t.step(binary.name, async () => {

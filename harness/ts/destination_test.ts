@@ -118,6 +118,26 @@ Deno.test("ts destination completes a scripted migration in every layout", async
   }
 });
 
+Deno.test("ts destination with ram.prealloc completes a migration", async () => {
+  const script = scriptedMigration({
+    channels: 2,
+    mib: MIB,
+    pages: [0, 1, 7, 255],
+    zeroPages: [3],
+    uuid: UUID,
+    layout: "v10.0",
+  });
+  await using dst = await start({ ram: { ...RAM, prealloc: true } });
+  const conns = await send(dst.endpoint, [script.main, ...script.channels]);
+  try {
+    const outcome = await dst.outcome(AbortSignal.timeout(10_000));
+    assert.equal(outcome.status, "completed", outcome.message);
+    assert.equal(outcome.ramSha256, await sha256Hex(script.expected));
+  } finally {
+    closeAll(conns);
+  }
+});
+
 Deno.test("ts destination classifies by magic or by arrival order", async (t) => {
   const script = scriptedMigration({ channels: 2, mib: MIB, pages: [1, 2], uuid: UUID });
   await t.step("peek-magic takes the main channel whenever it comes", async () => {

@@ -1,7 +1,8 @@
 /**
  * The destination's guest RAM: one zero-filled image of the configured size, carved into the RAM
  * blocks the main stream's block list announces (`RAM_SAVE_FLAG_MEM_SIZE`). Pages are written in
- * place; digests are taken once, at the end, by a streaming SHA-256 over the image.
+ * place; digests are taken once, at the end, by a streaming SHA-256 over the image. The image's
+ * pages become resident on first touch, or all at once, before the transfer, with `prefault()`.
  *
  * @module
  */
@@ -70,6 +71,20 @@ export class RamImage {
       throw new RangeError(`ram.mib must be an integer in 1..${MAX_RAM_MIB}, got ${mib}`);
     }
     this.bytes = new Uint8Array(mib * 1024 * 1024);
+  }
+
+  /**
+   * Makes every page of the image resident by writing a zero into it, so that the page faults of
+   * first touch happen here rather than during the transfer: the `prealloc` of a `RamSpec`, as
+   * QEMU's `prealloc=on` does for its memory backend. The image is all zeros until its block list
+   * is set, so this changes no byte; once blocks are set (pages may have been written) it throws.
+   */
+  prefault(): void {
+    if (this.#blocks.length > 0) {
+      throw new Error("RamImage.prefault() must come before the block list is set");
+    }
+    // One write per page is enough: a write fault makes an anonymous page resident.
+    for (let at = 0; at < this.bytes.length; at += PAGE_SIZE) this.bytes[at] = 0;
   }
 
   /** The blocks, in block-list order (empty until the main stream announced them). */

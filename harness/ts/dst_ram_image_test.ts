@@ -72,3 +72,21 @@ Deno.test("RamImage digests and compares with the pattern without a second image
   assert.equal(comparison.mismatchedPages, 2);
   assert.equal(comparison.firstMismatch, 5 * PAGE_SIZE);
 });
+
+/** Resident memory of this process in bytes, from `/proc/self/status`. */
+function residentBytes(): number {
+  const kib = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+  return Number(kib) * 1024;
+}
+
+Deno.test("RamImage.prefault makes the image resident and keeps it all zeros", async () => {
+  const mib = 64;
+  const ram = new RamImage(mib);
+  const before = residentBytes();
+  ram.prefault();
+  // A fresh image is mapped lazily: prefaulting it adds (nearly) its whole size to the RSS.
+  assert.ok(residentBytes() - before > (mib << 20) * 0.9, "prefault left pages unmapped");
+  assert.equal(await ram.digest(), await sha256Hex(new Uint8Array(mib << 20)));
+  ram.setBlocks([{ name: "ram", length: mib << 20 }]);
+  assert.throws(() => ram.prefault(), /before the block list/);
+});

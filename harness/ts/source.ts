@@ -32,7 +32,9 @@ export const DEFAULT_HOLD_MS = 10_000;
 
 /**
  * Starts the TypeScript source: loads RAM and template, then migrates in the background. Errors
- * of the migration itself end up in `outcome()`; only bad options reject here.
+ * of the migration itself end up in `outcome()`; only bad options reject here. Its RAM is
+ * generated (or read from the file) and digested in full before the first connection, so every
+ * page has been touched already: `ram.prealloc` asks for nothing more (see `src_ram.ts`).
  *
  * @example
  * ```ts ignore

@@ -1,6 +1,9 @@
 /**
  * The guest RAM the source sends: a RAM image file, or the deterministic pattern of
  * `harness/ram/pattern.ts`. Its SHA-256 is taken once, before the transfer, off the hot path.
+ * Either way every page is touched before the source connects: written (the file's bytes, the
+ * pattern's non-zero pages) or read (the digest reads them all), and the transfer only reads. So
+ * no page fault of first touch falls in the transfer, whether or not `RamSpec.prealloc` asks.
  *
  * @module
  */
