@@ -24,6 +24,7 @@ import { discoveredQemu, type QemuBinary } from "./discovery.ts";
 import { globalsOf, type Knob, knobsFor, parametersOf } from "./knobs.ts";
 import {
   configureMigration,
+  incomingTransferSeconds,
   type MigrationEnd,
   type MigrationInfo,
   waitForMigrationEnd,
@@ -111,7 +112,7 @@ async function startDestination(
 
   const qemu = await QemuProcess.launch({
     binary,
-    ram: { mib: options.ram.mib },
+    ram: { mib: options.ram.mib, prealloc: options.ram.prealloc },
     uuid: options.uuid,
     incoming: true,
     globals,
@@ -170,7 +171,12 @@ async function startSource(binary: QemuBinary, options: SourceOptions): Promise<
 
   const qemu = await QemuProcess.launch({
     binary,
-    ram: { mib: options.ram.mib, seed: options.ram.seed, density: options.ram.density },
+    ram: {
+      mib: options.ram.mib,
+      seed: options.ram.seed,
+      density: options.ram.density,
+      prealloc: options.ram.prealloc,
+    },
     uuid: options.uuid,
     globals: globalsOf(knobs),
     tls: options.tls && { dir: options.tls.dir, endpoint: "client", verifyPeer: true },
@@ -230,6 +236,11 @@ function listeningEndpoint(info: MigrationInfo, hostname: string): Endpoint {
   return { hostname: address.host ?? hostname, port };
 }
 
+/**
+ * The destination's outcome. Its `seconds` (and `evidence.transferSeconds`) on completion are the
+ * incoming side's own span, `active` to `completed` by its MIGRATION events' timestamps; otherwise
+ * the time since `migrate-incoming`.
+ */
 async function destinationOutcome(
   qemu: QemuProcess,
   setup: Setup,
@@ -241,10 +252,16 @@ async function destinationOutcome(
     // Before 9.1 a failed incoming migration exits QEMU; give it the time to show that.
     await qemu.waitExit(AbortSignal.timeout(EXIT_AFTER_FAILURE_MS)).catch(() => {});
   }
-  const seconds = (performance.now() - started) / 1000;
+  const waited = (performance.now() - started) / 1000;
   const completed = end.kind === "status" && end.info.status === "completed";
+  // query-migrate's total-time is the source's only; QEMU's own events time the incoming side.
+  const transferSeconds = completed ? incomingTransferSeconds(qemu.qmp.events) : undefined;
   const ramSha256 = completed ? await qemu.ramSha256() : undefined;
-  return await judge(qemu, setup, end, { seconds, ramSha256 });
+  return await judge(qemu, setup, end, {
+    seconds: transferSeconds ?? waited,
+    transferSeconds,
+    ramSha256,
+  });
 }
 
 async function sourceOutcome(
@@ -275,7 +292,7 @@ async function judge(
   qemu: QemuProcess,
   setup: Setup,
   end: MigrationEnd,
-  measured: { seconds?: number; bytes?: number; ramSha256?: string },
+  measured: { seconds?: number; transferSeconds?: number; bytes?: number; ramSha256?: string },
 ): Promise<Outcome> {
   const controlPlane = await qemu.controlPlane(CONTROL_PLANE_TIMEOUT_MS);
   const exit = qemu.exit;
@@ -327,6 +344,9 @@ async function judge(
       unsupported: setup.unsupported,
       commandLine: [qemu.binary.path, ...qemu.args],
       ramBytes: qemu.ramBytes,
+      ...(measured.transferSeconds !== undefined
+        ? { transferSeconds: measured.transferSeconds }
+        : {}),
     },
   };
 }

@@ -4,6 +4,7 @@ import { pkiDir } from "../pki/pki.ts";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { encodeInitPacket } from "../wire/init_packet.ts";
 import { versionInfo } from "../wire/versions.ts";
+import { delay } from "./abort.ts";
 import { type QemuImplementation, qemuImplementations } from "./implementation.ts";
 import { crossVersionKnobs, globalsOf, parametersOf } from "./knobs.ts";
 import { leftoverQemuPids, liveQemuProcesses } from "./process.ts";
@@ -92,6 +93,52 @@ Deno.test("qemu interop: without the knobs a newer source fails an older destina
       assert.equal(outcome.errorClass, "E_STREAM");
       assert.match(outcome.message ?? "", /Unknown combination of migration flags: 0x200/);
     });
+  }
+});
+
+Deno.test("qemu with prealloc: every pair completes with the source's seeded RAM; the destination times itself by its MIGRATION events", async (t) => {
+  const WAIT_MS = 500;
+  for (const src of implementations) {
+    for (const dst of implementations) {
+      await t.step(`${src.name} -> ${dst.name}`, async () => {
+        const signal = AbortSignal.timeout(30_000);
+        const ram = { ...RAM, prealloc: true };
+        await using destination = await dst.destination({ channels: 2, ram, peer: src, signal });
+        const listening = performance.now();
+        // The source comes late: the destination's time must not count the wait.
+        await delay(WAIT_MS, signal);
+        await using source = await src.source({
+          channels: 2,
+          ram,
+          peer: dst,
+          connect: destination.endpoint,
+          signal,
+        });
+        const [srcOutcome, dstOutcome] = await Promise.all([
+          source.outcome(signal),
+          destination.outcome(signal),
+        ]);
+        const waited = (performance.now() - listening) / 1000;
+        assert.equal(srcOutcome.status, "completed", srcOutcome.message);
+        assert.equal(dstOutcome.status, "completed", dstOutcome.message);
+        assert.equal(srcOutcome.ramSha256, expectedSha256);
+        assert.equal(dstOutcome.ramSha256, expectedSha256);
+        for (const outcome of [srcOutcome, dstOutcome]) {
+          const line = (outcome.evidence?.commandLine as string[]).find((arg) =>
+            arg.startsWith("memory-backend-file,")
+          );
+          assert.match(line ?? "", /,prealloc=on$/);
+        }
+        // 7.2 sends `setup` from qemu_start_incoming_migration without setting the state; both
+        // versions go `active` in process_incoming_migration_co and `completed` in its bh.
+        assert.deepEqual(dstOutcome.evidence?.events, ["setup", "active", "completed"]);
+        const transfer = dstOutcome.evidence?.transferSeconds;
+        assert.ok(typeof transfer === "number" && transfer > 0, `transferSeconds ${transfer}`);
+        assert.equal(dstOutcome.seconds, transfer);
+        assert.ok(transfer < waited - WAIT_MS / 1000, `${transfer} s of ${waited} s`);
+        assert.equal(srcOutcome.evidence?.transferSeconds, undefined);
+      });
+    }
   }
 });
 

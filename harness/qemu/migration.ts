@@ -1,13 +1,14 @@
 /**
- * Migration steps over QMP shared by both roles: capabilities and parameters, and waiting for a
- * migration to end (events plus polling, bounded by a signal), turned into evidence.
+ * Migration steps over QMP shared by both roles: capabilities and parameters, waiting for a
+ * migration to end (events plus polling, bounded by a signal), turned into evidence, and the
+ * incoming side's transfer time from its MIGRATION events.
  *
  * @module
  */
 
 import type { QemuExit, QemuProcess } from "./process.ts";
 import { delay } from "./abort.ts";
-import { QmpClosedError, QmpError } from "./qmp.ts";
+import { QmpClosedError, QmpError, type QmpEvent } from "./qmp.ts";
 
 /** The part of `query-migrate`'s answer the harness reads. */
 export interface MigrationInfo {
@@ -108,4 +109,35 @@ export async function waitForMigrationEnd(
   } finally {
     done.abort();
   }
+}
+
+/**
+ * Seconds an incoming migration took by QEMU's own clock, from the timestamps of the
+ * destination's MIGRATION events: from `active` to `completed`. QEMU 7.2 and 10.0 alike emit
+ * `active` when `process_incoming_migration_co` starts loading (every channel connected: for
+ * multifd, `migration_ioc_process_incoming` starts it only then) and `completed` at the end of
+ * `process_incoming_migration_bh`; the `setup` event `migrate-incoming` emits comes before, so
+ * the wait for the source stays outside. Undefined when either event is missing or has no
+ * timestamp (e.g. the `events` capability was off).
+ *
+ * @example
+ * ```ts
+ * import { incomingTransferSeconds } from "./migration.ts";
+ * const at = (seconds: number, microseconds: number) => ({ seconds, microseconds });
+ * console.log(incomingTransferSeconds([
+ *   { event: "MIGRATION", data: { status: "setup" }, timestamp: at(100, 0) },
+ *   { event: "MIGRATION", data: { status: "active" }, timestamp: at(105, 250_000) },
+ *   { event: "MIGRATION", data: { status: "completed" }, timestamp: at(106, 0) },
+ * ])); // 0.75
+ * ```
+ */
+export function incomingTransferSeconds(events: readonly QmpEvent[]): number | undefined {
+  const migration = events.filter((event) => event.event === "MIGRATION" && event.timestamp);
+  const active = migration.findIndex((event) => event.data?.status === "active");
+  if (active < 0) return undefined;
+  const completed = migration.slice(active).find((event) => event.data?.status === "completed");
+  if (!completed) return undefined;
+  const from = migration[active].timestamp!;
+  const to = completed.timestamp!;
+  return (to.seconds - from.seconds) + (to.microseconds - from.microseconds) / 1e6;
 }
