@@ -8,7 +8,7 @@
  */
 
 import { choiceOption, type Command, endpointOption, intOption, stringOption } from "./command.ts";
-import { channelsOption, ramOption, uuidOption } from "./options.ts";
+import { channelsOption, PREALLOC_OPTION, ramOption, uuidOption } from "./options.ts";
 import { printEvent, tlsDirOption, wireVersionOption } from "./peer.ts";
 import { runPeer } from "./peer_run.ts";
 import { startTsDestination } from "../harness/ts/destination.ts";
@@ -56,6 +56,7 @@ export const destinationCommand: Command = {
       value: "F",
       help: "Share of non-zero pages of that pattern, 0..1 (default: the pattern's default).",
     },
+    prealloc: PREALLOC_OPTION,
     "no-verify-pattern": { type: "boolean", help: "Skip the comparison with the pattern." },
     "source-version": {
       type: "string",

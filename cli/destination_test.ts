@@ -73,6 +73,18 @@ Deno.test("migwire destination: JSON events, exit 0 for a completed migration", 
   assert.ok(Number(result.bytes) > 3 * 4096);
 });
 
+Deno.test("migwire destination --prealloc: completes a migration into its preallocated RAM", async () => {
+  const script = scriptedMigration({ channels: 2, mib: 4, pages: [0, 9, 1000] });
+  const { code, events, stderr } = await runDestination(
+    ["--channels", "2", "--ram-mib", "4", "--prealloc", "--no-verify-pattern"],
+    [script.main, ...script.channels],
+  );
+  assert.equal(code, 0, stderr);
+  const result = events.at(-1)!;
+  assert.equal(result.status, "completed");
+  assert.equal(result.ramSha256, await sha256Hex(script.expected));
+});
+
 Deno.test("migwire destination: exit 1 and an error event for a rejected migration", async () => {
   const script = scriptedMigration({ channels: 1, mib: 1, pages: [1] });
   const { code, events } = await runDestination(

@@ -1,7 +1,7 @@
 /**
  * Options several `migwire` commands share — which implementations migrate, how many channels,
- * the guest RAM pattern and the VM UUID — as specs for their option tables and as parsers that
- * name the option and value when it is wrong.
+ * the guest RAM pattern (and whether it is preallocated) and the VM UUID — as specs for their
+ * option tables and as parsers that name the option and value when it is wrong.
  *
  * @module
  */
@@ -102,25 +102,36 @@ export function channelsOption(values: Record<string, unknown>): number {
 }
 
 /**
- * Reads `--ram-mib` (1..`maxMib`), `--seed` and, where the command has it, `--density` (0..1).
+ * `--prealloc`: every page of guest RAM resident before the migration starts
+ * (`RamSpec.prealloc`, QEMU's `prealloc=on`). {@linkcode ramOption} reads it.
+ */
+export const PREALLOC_OPTION: OptionSpec = {
+  type: "boolean",
+  help: "Make every page of guest RAM resident before the migration starts (QEMU's prealloc=on).",
+};
+
+/**
+ * Reads `--ram-mib` (1..`maxMib`), `--seed` and, where the command has them, `--density` (0..1)
+ * and `--prealloc`.
  *
  * @example
  * ```ts
  * import { ramOption } from "./options.ts";
- * console.log(ramOption({ "ram-mib": "16", seed: "1", density: "0.5" }, 1024));
- * // { mib: 16, seed: 1, density: 0.5 }
+ * console.log(ramOption({ "ram-mib": "16", seed: "1", density: "0.5", prealloc: true }, 1024));
+ * // { mib: 16, seed: 1, density: 0.5, prealloc: true }
  * ```
  */
 export function ramOption(values: Record<string, unknown>, maxMib: number): RamSpec {
   const mib = intOption(values, "ram-mib", 1, maxMib);
   const seed = intOption(values, "seed", 0, 0xffff_ffff);
+  const prealloc = values.prealloc === true ? { prealloc: true } : {};
   const raw = values.density;
-  if (raw === undefined) return { mib, seed };
+  if (raw === undefined) return { mib, seed, ...prealloc };
   const density = Number(raw);
   if (!(density >= 0 && density <= 1)) {
     throw new UsageError(`--density must be a number in 0..1, got ${JSON.stringify(raw)}`);
   }
-  return { mib, seed, density };
+  return { mib, seed, density, ...prealloc };
 }
 
 /**

@@ -17,6 +17,17 @@ Deno.test("shared options parse what is right and name the option of what is not
     seed: 0,
     density: 1,
   });
+  assert.deepEqual(ramOption({ "ram-mib": "16", seed: "7", prealloc: true }, 1024), {
+    mib: 16,
+    seed: 7,
+    prealloc: true,
+  });
+  assert.deepEqual(ramOption({ "ram-mib": "1", seed: "0", density: "1", prealloc: true }, 1), {
+    mib: 1,
+    seed: 0,
+    density: 1,
+    prealloc: true,
+  });
   assert.throws(() => ramOption({ "ram-mib": "2048", seed: "1" }, 1024), /--ram-mib/);
   assert.throws(
     () => ramOption({ "ram-mib": "16", seed: "1", density: "1.5" }, 1024),

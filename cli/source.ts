@@ -15,7 +15,7 @@ import {
   stringOption,
   UsageError,
 } from "./command.ts";
-import { channelsOption, ramOption, uuidOption } from "./options.ts";
+import { channelsOption, PREALLOC_OPTION, ramOption, uuidOption } from "./options.ts";
 import { printEvent, tlsDirOption, wireVersionOption } from "./peer.ts";
 import { runPeer } from "./peer_run.ts";
 import { startTsSource } from "../harness/ts/source.ts";
@@ -57,6 +57,10 @@ export const sourceCommand: Command = {
       type: "string",
       value: "F",
       help: "Share of non-zero pages of the pattern, 0..1 (default: the pattern's default).",
+    },
+    prealloc: {
+      ...PREALLOC_OPTION,
+      help: `${PREALLOC_OPTION.help} Always so here: the RAM is generated and hashed first.`,
     },
     target: {
       type: "string",

@@ -47,6 +47,7 @@ Deno.test("migwire source → ts destination prints events and a completed resul
         "4",
         "--density",
         "0.5",
+        "--prealloc",
         ...(tls ? ["--tls-dir", pkiDir("good")] : []),
       ], signal);
       const outcome = await dst.outcome(signal);
