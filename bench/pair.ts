@@ -6,7 +6,8 @@
  * - QEMU source: `total-time` of `query-migrate` (from `migrate` to completion, setup included);
  * - TypeScript source: from its first connection attempt until every channel is closed;
  * - TypeScript destination: from its first accepted connection until every channel has ended;
- * - QEMU destination: `query-migrate` on the incoming side reports no time of its own.
+ * - QEMU destination: from its `active` to its `completed` MIGRATION event, by the events'
+ *   timestamps (`evidence.transferSeconds`), so the wait for the source stays outside.
  *
  * A run's transfer time is the longer of the two sides' spans.
  *

@@ -64,6 +64,7 @@ function header(report: BenchReport): string[] {
     "(min–max); ratios are of " +
     "medians measured in the same run, pairs interleaved run by run.",
     `- **QEMU bandwidth limit**: ${s.maxBandwidth}`,
+    ...(s.prealloc ? [`- **Guest RAM preallocated**: ${s.prealloc}`] : []),
     `- **QEMU guest RAM**: ${s.qemuRam}.`,
     `- **Timing**: ${s.timing}`,
     "",

@@ -3,11 +3,15 @@ import { renderReport } from "./render.ts";
 import { sampleReport, sampleThroughput } from "./testing.ts";
 import { summarize } from "./stats.ts";
 
-Deno.test("renderReport: header names cores, versions, the bandwidth limit and the timing", () => {
+Deno.test("renderReport: header names cores, versions, the bandwidth limit, preallocation and the timing", () => {
   const text = renderReport(sampleReport());
   ok(text.includes("2 cores (Test CPU)"));
   ok(text.includes("qemu-10.0 10.0.2"));
-  ok(text.includes("**QEMU bandwidth limit**: lifted"));
+  ok(
+    text.includes(
+      "**QEMU bandwidth limit**: lifted\n- **Guest RAM preallocated**: on for every side",
+    ),
+  );
   ok(text.includes("**Timing**: source start to destination end"));
 });
 

@@ -31,7 +31,7 @@ export interface ThroughputResult extends Pair {
   readonly seconds: Summary | null;
   /** The source's own transfer span. */
   readonly sourceSeconds: Summary | null;
-  /** The destination's own transfer span, when it reports one (TypeScript only). */
+  /** The destination's own transfer span, when it reports one (QEMU: by its MIGRATION events). */
   readonly destinationSeconds: Summary | null;
   /** Bytes on the wire of one run, as the source counted them (median). */
   readonly wireBytes: number | null;
@@ -122,6 +122,8 @@ export interface BenchSettings {
   readonly qemuRam: string;
   /** What was done about QEMU's bandwidth limit, and what every QEMU source reported. */
   readonly maxBandwidth: string;
+  /** Whether and how guest RAM was preallocated on each side (absent in older reports). */
+  readonly prealloc?: string;
   /** How transfer time is measured on each side. */
   readonly timing: string;
 }

@@ -81,6 +81,7 @@ export function sampleReport(
       reference: { src: "qemu-10.0", dst: "qemu-10.0" },
       qemuRam: "tmpfs",
       maxBandwidth: "lifted",
+      prealloc: "on for every side",
       timing: "source start to destination end",
     },
     throughput: options.throughput ?? [sampleThroughput()],

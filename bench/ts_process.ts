@@ -75,7 +75,8 @@ export function tsProcessImplementation(options: TsProcessOptions = {}): Impleme
 /**
  * The `migwire destination` arguments for `options`. A TLS source that ends its channels without
  * close_notify (QEMU < 10.0) is accepted at a packet boundary (`--tls-eof relaxed`), as the QEMU
- * destination's `multifd-clean-tls-termination=false` knob does.
+ * destination's `multifd-clean-tls-termination=false` knob does; `ram.prealloc` becomes
+ * `--prealloc`.
  *
  * @example
  * ```ts
@@ -111,6 +112,7 @@ export function destinationArgs(
     String(timeoutMs),
   ];
   if (options.ram.density !== undefined) args.push("--density", String(options.ram.density));
+  if (options.ram.prealloc) args.push("--prealloc");
   if (options.uuid) args.push("--uuid", options.uuid);
   if (options.tls) {
     const clean = versionInfo(sourceVersion).cleanTlsTermination.value;
@@ -122,7 +124,8 @@ export function destinationArgs(
 }
 
 /**
- * The `migwire source` arguments for `options`: the wire format follows the peer's version.
+ * The `migwire source` arguments for `options`: the wire format follows the peer's version;
+ * `ram.prealloc` becomes `--prealloc`.
  *
  * @example
  * ```ts
@@ -165,6 +168,7 @@ export function sourceArgs(
     String(timeoutMs),
   ];
   if (options.ram.density !== undefined) args.push("--density", String(options.ram.density));
+  if (options.ram.prealloc) args.push("--prealloc");
   if (options.uuid) args.push("--uuid", options.uuid);
   if (options.tls) {
     args.push("--tls-dir", options.tls.dir, "--tls-close", options.tls.close ?? "clean");
