@@ -44,8 +44,9 @@ export class PacketBuffer {
   zeroPages = 0;
   sync = false;
 
-  constructor() {
-    this.bytes = new Uint8Array(PACKET_HEADER_LENGTH + PAGES_PER_PACKET * PAGE_SIZE);
+  /** `payloadPages`: room for that many pages; 0 for a header-only buffer (payload sent from RAM). */
+  constructor(payloadPages: number = PAGES_PER_PACKET) {
+    this.bytes = new Uint8Array(PACKET_HEADER_LENGTH + payloadPages * PAGE_SIZE);
     this.view = new DataView(this.bytes.buffer);
     this.payloadWords = new Int32Array(this.bytes.buffer, PACKET_HEADER_LENGTH);
   }
@@ -121,6 +122,24 @@ export class PagePacker {
    * swap order, then zero pages; payload holds the normal pages. Returns the buffer.
    */
   packRange(buffer: PacketBuffer, first: number, count: number, packetNum: number): PacketBuffer {
+    this.#copyPayload(
+      buffer,
+      this.packRangeHeader(buffer, first, count, packetNum),
+      buffer.normalPages,
+    );
+    return buffer;
+  }
+
+  /**
+   * Like {@linkcode PagePacker.packRange}, but fills only the header: returns the pages in packet
+   * order (normal ones first; valid until the next call) for {@linkcode PagePacker.payloadViews}.
+   */
+  packRangeHeader(
+    buffer: PacketBuffer,
+    first: number,
+    count: number,
+    packetNum: number,
+  ): Int32Array {
     if (this.layout === "v7.2") throw new RangeError('layout "v7.2" packets hold no zero pages');
     if (count < 1 || count > PAGES_PER_PACKET || first + count > this.pages) {
       throw new RangeError(`page range ${first}+${count} outside 0..${this.pages}`);
@@ -139,9 +158,8 @@ export class PagePacker {
       order[j] = page;
       j--;
     }
-    this.#copyPayload(buffer, order, i);
     this.#finish(buffer, order, i, count - i, packetNum);
-    return buffer;
+    return order;
   }
 
   /**
@@ -154,10 +172,31 @@ export class PagePacker {
     count: number,
     packetNum: number,
   ): PacketBuffer {
-    if (count < 1 || count > PAGES_PER_PACKET) throw new RangeError(`page count ${count}`);
+    this.packPagesHeader(buffer, pages, count, packetNum);
     this.#copyPayload(buffer, pages, count);
-    this.#finish(buffer, pages, count, 0, packetNum);
     return buffer;
+  }
+
+  /** Like {@linkcode PagePacker.packPages}, but fills only the header. */
+  packPagesHeader(buffer: PacketBuffer, pages: Int32Array, count: number, packetNum: number): void {
+    if (count < 1 || count > PAGES_PER_PACKET) throw new RangeError(`page count ${count}`);
+    this.#finish(buffer, pages, count, 0, packetNum);
+  }
+
+  /**
+   * The payload of a packet as views of the RAM, one per run of consecutive pages among the first
+   * `normal` of `pages`: written after the header with one `sendmsg`, nothing is copied.
+   */
+  payloadViews(pages: Int32Array, normal: number): Uint8Array[] {
+    const views: Uint8Array[] = [];
+    for (let k = 0; k < normal;) {
+      let run = 1;
+      while (k + run < normal && pages[k + run] === pages[k] + run) run++;
+      const from = pages[k] * PAGE_SIZE;
+      views.push(this.ram.subarray(from, from + run * PAGE_SIZE));
+      k += run;
+    }
+    return views;
   }
 
   /**

@@ -112,3 +112,28 @@ Deno.test("the packer refuses RAM that is not whole pages and ranges outside it"
   assert.throws(() => packer.packRange(new PacketBuffer(), 2, 3, 0), RangeError);
   assert.throws(() => packer.packRange(new PacketBuffer(), 0, 0, 0), RangeError);
 });
+
+Deno.test("a header-only packet and its RAM views are the bytes packRange and packPages copy", () => {
+  const ram = ramWith(300, [0, 1, 2, 5, 9, 10, 130, 131, 200]);
+  const concat = (parts: Uint8Array[]): Uint8Array => {
+    const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  };
+  for (const [first, count] of [[0, 128], [128, 128], [256, 44]]) {
+    const packer = new PagePacker(ram, "v10.0", "pc.ram");
+    const copied = packer.packRange(new PacketBuffer(), first, count, 3);
+    const header = new PacketBuffer(0);
+    const order = packer.packRangeHeader(header, first, count, 3);
+    const sent = concat([header.header, ...packer.payloadViews(order, header.normalPages)]);
+    assert.equal(header.length, copied.length);
+    assert.deepEqual(sent, copied.bytes.subarray(0, copied.length));
+  }
+  const packer = new PagePacker(ram, "v7.2", "pc.ram");
+  const pages = Int32Array.from([0, 1, 2, 5, 9, 10, 130]);
+  const copied = packer.packPages(new PacketBuffer(), pages, pages.length, 8);
+  const header = new PacketBuffer(0);
+  packer.packPagesHeader(header, pages, pages.length, 8);
+  const sent = concat([header.header, ...packer.payloadViews(pages, pages.length)]);
+  assert.deepEqual(sent, copied.bytes.subarray(0, copied.length));
+});
