@@ -14,13 +14,15 @@ import { classOf, WireError } from "../wire/errors.ts";
 import { expandOrder, openChannels, type OpenedChannels } from "./src_connect.ts";
 import { type CloseMode, readTlsClientMaterial, type SourceConnection } from "./src_connection.ts";
 import { planInit } from "./src_init.ts";
-import { MultifdSender, ScriptStop } from "./src_multifd.ts";
+import { ChannelThreads } from "./src_channel_threads.ts";
+import { MultifdSender, type PacketSender, ScriptStop } from "./src_multifd.ts";
 import { mutationHook } from "./src_mutation.ts";
 import { PagePacker } from "./src_packer.ts";
 import { type SourceProfile, sourceProfile, targetVersionOf } from "./src_profile.ts";
 import { loadSourceRam, type SourceRam } from "./src_ram.ts";
 import { sendRamSection } from "./src_ram_section.ts";
 import { MainStreamWriter } from "./src_stream.ts";
+import { ThreadedSender, useChannelThreads } from "./src_threaded_sender.ts";
 import type { MainTemplate } from "./src_template.ts";
 import { loadMainTemplate } from "./src_template_load.ts";
 import type { SourceEvent, TsSourceOptions } from "./source_options.ts";
@@ -134,6 +136,11 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
   const { options, profile, template, ram, packer, signal } = context;
   const started = performance.now();
   const script = options.script ?? {};
+  // Workers start now, so that they load while the channels connect.
+  const threads = useChannelThreads(options)
+    ? new ChannelThreads(options.channels, ram.bytes, profile.layout, template.ramBlock)
+    : undefined;
+  let sender: PacketSender | undefined;
   const closeMode: CloseMode = options.tls?.close ?? "clean";
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const emit = (event: SourceEvent) => options.onEvent?.(event);
@@ -143,6 +150,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
     targetVersion: profile.version,
     layout: profile.layout,
     channels: options.channels,
+    channelThreads: threads !== undefined,
   };
   const finish = (outcome: Omit<Outcome, "bytes" | "seconds" | "ramSha256">): Outcome => {
     const all = channels ? connectionsOf(channels) : [];
@@ -151,7 +159,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
     return {
       ...outcome,
       ramSha256: ram.sha256,
-      bytes: all.reduce((sum, c) => sum + c.writer.bytesWritten, 0),
+      bytes: all.reduce((sum, c) => sum + c.bytesWritten, 0),
       seconds: (performance.now() - started) / 1000,
       evidence,
     };
@@ -176,12 +184,18 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       await closeAll(channels, closeMode, signal);
       return finish({ status: "failed", message: scriptEnded });
     }
-    const sender = new MultifdSender(lanes, packer, {
-      pureSyncPackets: profile.pureSyncPackets,
-      mutatePacket: context.mutate,
-      signal,
-      timeoutMs,
-    });
+    sender = threads
+      ? await ThreadedSender.start(lanes, threads, {
+        pureSyncPackets: profile.pureSyncPackets,
+        signal,
+        timeoutMs,
+      })
+      : new MultifdSender(lanes, packer, {
+        pureSyncPackets: profile.pureSyncPackets,
+        mutatePacket: context.mutate,
+        signal,
+        timeoutMs,
+      });
     try {
       const stats = await sendRamSection({
         main: mainWriter,
@@ -200,6 +214,8 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       mainWriter.bytes(template.epilogue);
       await mainWriter.flush();
       await sender.flush();
+      // The Workers are done: the sockets come back for the close.
+      await sender[Symbol.asyncDispose]();
     } catch (error) {
       if (!(error instanceof ScriptStop)) throw error;
       scriptEnded = error.message;
@@ -215,10 +231,14 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
     const errorClass = classOf(error);
     const message = error instanceof Error ? error.message : String(error);
     emit({ event: "error", class: errorClass, message });
+    threads?.raiseAbort();
     if (channels) await channels[Symbol.asyncDispose]();
     return finish({ status: "failed", errorClass, message });
   } finally {
     if (channels) await channels[Symbol.asyncDispose]();
+    // After the close, which woke any Worker still in a call; the sockets are given back last.
+    await sender?.[Symbol.asyncDispose]();
+    threads?.[Symbol.dispose]();
   }
 }
 

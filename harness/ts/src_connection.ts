@@ -8,7 +8,7 @@
  */
 
 import type { Endpoint, TlsOptions } from "../implementation.ts";
-import { connect } from "../net/listen.ts";
+import { connect, connectThreaded, type PlainConn } from "../net/listen.ts";
 import {
   clientHandshake,
   type CloseMode,
@@ -89,13 +89,14 @@ export class SourceConnection implements AsyncDisposable {
   readonly tls: boolean;
   /** Resolves when the destination closed its side (EOF or error); never rejects. */
   readonly peerClosed: Promise<{ readonly error?: WireError }>;
-  readonly #tcp: Deno.TcpConn;
+  readonly #tcp: PlainConn;
   readonly #secure: TlsConnection | null;
   readonly #closeMode: CloseMode;
   #peerDone = false;
   #closed = false;
+  #lentBytes = 0;
 
-  private constructor(tcp: Deno.TcpConn, secure: TlsConnection | null, options: OpenOptions) {
+  private constructor(tcp: PlainConn, secure: TlsConnection | null, options: OpenOptions) {
     this.name = options.name;
     this.#tcp = tcp;
     this.#secure = secure;
@@ -113,9 +114,14 @@ export class SourceConnection implements AsyncDisposable {
    * which can end a channel with or without close_notify).
    */
   static async open(endpoint: Endpoint, options: OpenOptions): Promise<SourceConnection> {
+    if (!options.tls) {
+      // Plain channels on native sockets when possible: their writes can then leave this thread.
+      const plain = await connectThreaded(endpoint, { ...options, what: options.name });
+      plain.setNoDelay(true);
+      return new SourceConnection(plain, null, options);
+    }
     const tcp = await connect(endpoint, { ...options, what: options.name });
     tcp.setNoDelay(true);
-    if (!options.tls) return new SourceConnection(tcp, null, options);
     // On failure the handshake closes the connection and throws E_TLS (E_TIMEOUT past the bound).
     const secure = await clientHandshake(tcp, options.tls, {
       name: options.name,
@@ -124,6 +130,36 @@ export class SourceConnection implements AsyncDisposable {
       handshakeTimeoutMs: options.timeoutMs,
     });
     return new SourceConnection(tcp, secure, options);
+  }
+
+  /** Bytes written: by {@linkcode SourceConnection.writer}, and by a thread it was lent to. */
+  get bytesWritten(): number {
+    return this.writer.bytesWritten + this.#lentBytes;
+  }
+
+  /**
+   * Lends the socket's descriptor to a Worker that writes it (plain native TCP only), until
+   * {@linkcode SourceConnection.giveBack}. The writer must be idle meanwhile; a close wakes the
+   * Worker's blocked calls.
+   *
+   * @throws {TypeError} when the channel is TLS or not on a native socket.
+   */
+  lend(): number {
+    const tcp = this.#tcp as PlainConn & { lend?: (use: "write") => number };
+    if (this.#secure || !tcp.lend) {
+      throw new TypeError(`${this.name} cannot be lent: not a plain native TCP connection`);
+    }
+    return tcp.lend("write");
+  }
+
+  /** Ends a loan made with {@linkcode SourceConnection.lend}. */
+  giveBack(): void {
+    (this.#tcp as PlainConn & { giveBack(use: "write"): void }).giveBack("write");
+  }
+
+  /** Counts bytes that the thread the socket is lent to has written. */
+  countWritten(bytes: number): void {
+    this.#lentBytes += bytes;
   }
 
   /** Whether the destination closed its side (before this side closed the connection). */

@@ -18,6 +18,29 @@ import type { MutatePacket, PacketView } from "./source_options.ts";
 
 const BUFFERS_PER_CHANNEL = 2;
 
+/**
+ * What the RAM section sends packets through: {@linkcode MultifdSender} on this thread, or
+ * `ThreadedSender` with a Worker per channel. Both put the same bytes on the wire.
+ */
+export interface PacketSender extends AsyncDisposable {
+  /** Packets numbered so far. */
+  readonly packets: number;
+  /** Bytes of packets written (init packets not included). */
+  readonly bytes: number;
+  /** Normal pages in packets written so far (complete after {@linkcode PacketSender.flush}). */
+  readonly normalPages: number;
+  /** Zero pages listed in packets written so far. */
+  readonly zeroPages: number;
+  /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
+  sendRange(first: number, count: number): Promise<void>;
+  /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
+  sendPages(pages: Int32Array, count: number): Promise<void>;
+  /** Sends one SYNC packet per channel and resolves once all of them have been written. */
+  sync(): Promise<void>;
+  /** Resolves once every packet handed over has been written. */
+  flush(): Promise<void>;
+}
+
 /** Thrown to end the transfer early because the script said so (a mutation that stops). */
 export class ScriptStop extends Error {
   constructor(message: string) {
@@ -73,13 +96,11 @@ export interface MultifdSenderOptions extends WaitOptions {
  * ```ts ignore
  * import { MultifdSender } from "./src_multifd.ts";
  * const sender = new MultifdSender(channels, packer, { pureSyncPackets: true });
- * const slot = await sender.acquire();
- * packer.packRange(slot.buffer, 0, 128, sender.nextPacketNum());
- * sender.send(slot);
+ * await sender.sendRange(0, 128);
  * await sender.sync();
  * ```
  */
-export class MultifdSender {
+export class MultifdSender implements PacketSender {
   readonly #lanes: Lane[];
   readonly #packer: PagePacker;
   readonly #options: MultifdSenderOptions;
@@ -88,6 +109,8 @@ export class MultifdSender {
   #error: WireError | null = null;
   #wake: (() => void) | null = null;
   #bytes = 0;
+  #normalPages = 0;
+  #zeroPages = 0;
 
   constructor(
     channels: readonly { readonly id: number; readonly connection: SourceConnection }[],
@@ -108,6 +131,38 @@ export class MultifdSender {
   /** Bytes handed to the sockets (init packets not included). */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Normal pages packed so far. */
+  get normalPages(): number {
+    return this.#normalPages;
+  }
+
+  /** Zero pages packed so far. */
+  get zeroPages(): number {
+    return this.#zeroPages;
+  }
+
+  /** Packs pages `first..first+count-1` into one packet and sends it. */
+  async sendRange(first: number, count: number): Promise<void> {
+    const slot = this.tryAcquire() ?? await this.acquire();
+    this.#packer.packRange(slot.buffer, first, count, this.nextPacketNum());
+    this.#normalPages += slot.buffer.normalPages;
+    this.#zeroPages += slot.buffer.zeroPages;
+    this.send(slot);
+  }
+
+  /** Packs the first `count` of `pages` as normal pages into one packet and sends it. */
+  async sendPages(pages: Int32Array, count: number): Promise<void> {
+    const slot = this.tryAcquire() ?? await this.acquire();
+    this.#packer.packPages(slot.buffer, pages, count, this.nextPacketNum());
+    this.#normalPages += count;
+    this.send(slot);
+  }
+
+  /** Nothing to release: the writes belong to the connections. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Takes the next global `packet_num`. */

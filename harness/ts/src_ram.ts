@@ -11,10 +11,11 @@
 import { WireError } from "../wire/errors.ts";
 import type { RamSpec } from "../implementation.ts";
 import { createHash } from "node:crypto";
-import { PAGE_SIZE, patternRam } from "../ram/pattern.ts";
+import { fillPatternPage, isPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
 
 /** The source's guest RAM and its digest. */
 export interface SourceRam {
+  /** The RAM, in a `SharedArrayBuffer`: the channel Workers read it where it is. */
   readonly bytes: Uint8Array;
   readonly sha256: string;
 }
@@ -31,29 +32,59 @@ export interface SourceRam {
  * ```
  */
 export async function loadSourceRam(spec: RamSpec, file?: string): Promise<SourceRam> {
-  let bytes: Uint8Array;
   if (file === undefined) {
-    bytes = patternRam(spec.mib, spec.seed, spec.density);
-  } else {
-    try {
-      bytes = await Deno.readFile(file);
-    } catch (error) {
-      throw new WireError("E_IO", `cannot read the RAM image: ${error}`, {
-        field: "ramFile",
-        received: file,
-        cause: error,
-      });
-    }
-    const expected = spec.mib * 1024 * 1024;
-    if (bytes.length !== expected || bytes.length % PAGE_SIZE !== 0) {
-      throw new WireError("E_IO", "RAM image size differs from ram.mib", {
-        field: "ramFile",
-        received: `${bytes.length} bytes in ${file}`,
-        expected: `${expected} bytes (${spec.mib} MiB)`,
-      });
+    const bytes = sharedPatternRam(spec.mib, spec.seed, spec.density);
+    return { bytes, sha256: digest(bytes) };
+  }
+  const expected = spec.mib * 1024 * 1024;
+  let read: Uint8Array | number;
+  try {
+    read = await readShared(file, expected);
+  } catch (error) {
+    throw new WireError("E_IO", `cannot read the RAM image: ${error}`, {
+      field: "ramFile",
+      received: file,
+      cause: error,
+    });
+  }
+  const length = typeof read === "number" ? read : read.length;
+  if (typeof read === "number" || length !== expected || length % PAGE_SIZE !== 0) {
+    throw new WireError("E_IO", "RAM image size differs from ram.mib", {
+      field: "ramFile",
+      received: `${length} bytes in ${file}`,
+      expected: `${expected} bytes (${spec.mib} MiB)`,
+    });
+  }
+  return { bytes: read, sha256: digest(read) };
+}
+
+/** `patternRam` of `harness/ram/pattern.ts`, in a `SharedArrayBuffer`. */
+function sharedPatternRam(mib: number, seed: number, density?: number): Uint8Array {
+  if (!Number.isInteger(mib) || mib <= 0 || mib > 65536) {
+    throw new RangeError(`ram.mib must be an integer in 1..65536, got ${mib}`);
+  }
+  const ram = new Uint8Array(new SharedArrayBuffer(mib * 1024 * 1024));
+  const pages = ram.byteLength / PAGE_SIZE;
+  for (let i = 0; i < pages; i++) {
+    if (isPatternPage(seed, i, density)) {
+      fillPatternPage(ram.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), seed, i, density);
     }
   }
-  return { bytes, sha256: digest(bytes) };
+  return ram;
+}
+
+/** Reads `file` into a `SharedArrayBuffer`, or returns its size if it is not `expected`. */
+async function readShared(file: string, expected: number): Promise<Uint8Array | number> {
+  using handle = await Deno.open(file);
+  const size = (await handle.stat()).size;
+  if (size !== expected) return size;
+  const bytes = new Uint8Array(new SharedArrayBuffer(size));
+  for (let at = 0; at < size;) {
+    const n = await handle.read(bytes.subarray(at));
+    if (n === null) return bytes.slice(0, at);
+    at += n;
+  }
+  return bytes;
 }
 
 const HASH_CHUNK = 4 * 1024 * 1024;

@@ -28,7 +28,7 @@ import {
 } from "../wire/main_stream.ts";
 import { WireError } from "../wire/errors.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import type { MultifdSender, PacketSlot } from "./src_multifd.ts";
+import type { PacketSender } from "./src_multifd.ts";
 import { type PagePacker, PAGES_PER_PACKET } from "./src_packer.ts";
 import type { SourceProfile } from "./src_profile.ts";
 import type { MainStreamWriter } from "./src_stream.ts";
@@ -41,7 +41,7 @@ const PROGRESS_EVERY = 512;
 /** What {@linkcode sendRamSection} works with. */
 export interface RamSectionContext {
   readonly main: MainStreamWriter;
-  readonly sender: MultifdSender;
+  readonly sender: PacketSender;
   readonly packer: PagePacker;
   readonly profile: SourceProfile;
   readonly template: MainTemplate;
@@ -89,7 +89,7 @@ export async function sendRamSection(context: RamSectionContext): Promise<RamSec
 
   main.u8(QEMU_VM_SECTION_PART);
   main.u32(id);
-  if (profile.zeroPagesOnMultifd) await sendAllPages(context, stats);
+  if (profile.zeroPagesOnMultifd) await sendAllPages(context);
   else await sendNormalPages(context, stats);
   // The end of the round: 8.1+ syncs here with FLUSH; 7.2 syncs on this section's EOS.
   await syncPoint(context, stats);
@@ -110,6 +110,9 @@ export async function sendRamSection(context: RamSectionContext): Promise<RamSec
   await syncPoint(context, stats);
   endSection(main, id);
   await main.flush();
+  // Every packet has been written (the last sync point waited for them): the counts are final.
+  stats.normalPages = context.sender.normalPages;
+  stats.zeroPages += context.sender.zeroPages;
   return stats;
 }
 
@@ -131,21 +134,12 @@ function endSection(main: MainStreamWriter, id: number): void {
 }
 
 /** 9.0+: every page goes in a packet; 128 consecutive pages per packet. */
-async function sendAllPages(context: RamSectionContext, stats: RamSectionStats): Promise<void> {
+async function sendAllPages(context: RamSectionContext): Promise<void> {
   const { sender, packer } = context;
   const pages = packer.pages;
   for (let first = 0, n = 0; first < pages; first += PAGES_PER_PACKET, n++) {
     throwIfAborted(context.signal);
-    const slot = sender.tryAcquire() ?? await sender.acquire();
-    packer.packRange(
-      slot.buffer,
-      first,
-      Math.min(PAGES_PER_PACKET, pages - first),
-      sender.nextPacketNum(),
-    );
-    stats.normalPages += slot.buffer.normalPages;
-    stats.zeroPages += slot.buffer.zeroPages;
-    sender.send(slot);
+    await sender.sendRange(first, Math.min(PAGES_PER_PACKET, pages - first));
     if (n % PROGRESS_EVERY === PROGRESS_EVERY - 1) progress(context, first + PAGES_PER_PACKET);
   }
 }
@@ -157,13 +151,12 @@ async function sendNormalPages(context: RamSectionContext, stats: RamSectionStat
   let count = 0;
   let packets = 0;
   let blockSent = false;
+  let normal = 0;
   const flushPending = async (): Promise<void> => {
-    const slot: PacketSlot = sender.tryAcquire() ?? await sender.acquire();
-    packer.packPages(slot.buffer, pending, count, sender.nextPacketNum());
-    stats.normalPages += count;
+    await sender.sendPages(pending, count);
+    normal += count;
     count = 0;
-    sender.send(slot);
-    if (++packets % PROGRESS_EVERY === 0) progress(context, stats.normalPages + stats.zeroPages);
+    if (++packets % PROGRESS_EVERY === 0) progress(context, normal + stats.zeroPages);
   };
   for (let page = 0; page < packer.pages; page++) {
     if (packer.isZero(page)) {

@@ -1,0 +1,80 @@
+/**
+ * A multifd channel of the source on a thread of its own, as QEMU's `multifd_send_thread`: it
+ * packs each packet's header from the RAM shared with the main thread, with the zero-page
+ * detection of {@linkcode PagePacker}, and writes header and payload with one blocking `sendmsg`
+ * on the socket the main thread lent it, the payload straight from the RAM. The main thread
+ * numbers the packets and picks the channel; this thread reports each packet once written.
+ *
+ * Messages: `src_channel_messages.ts`. Run as a module Worker.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { SyncSocket } from "../net/native_sync.ts";
+import { PAGE_SIZE } from "../ram/pattern.ts";
+import { encodeError, type FromChannel, type ToChannel } from "./src_channel_messages.ts";
+import { PacketBuffer, PagePacker, type StaleFields } from "./src_packer.ts";
+
+let packer: PagePacker | undefined;
+let abort: Int32Array | undefined;
+let socket: SyncSocket | undefined;
+const header = new PacketBuffer(0);
+const stale: StaleFields = { ramBlock: "", nextPacketSize: 0 };
+let failed = false;
+
+function post(message: FromChannel): void {
+  self.postMessage(message);
+}
+
+function handle(message: ToChannel): void {
+  switch (message.type) {
+    case "start":
+      packer = new PagePacker(message.ram, message.layout, message.ramBlock);
+      abort = message.abort;
+      return;
+    case "attach":
+      socket = new SyncSocket(message.fd, {
+        timeoutMs: message.timeoutMs,
+        name: message.name,
+        abort,
+      });
+      return;
+    case "packet": {
+      const pages = message.pages ??
+        packer!.packRangeHeader(header, message.first, message.count, message.packetNum);
+      if (message.pages) packer!.packPagesHeader(header, pages, message.count, message.packetNum);
+      stale.ramBlock = packer!.ramBlock;
+      stale.nextPacketSize = header.normalPages * PAGE_SIZE;
+      socket!.writeAllv(
+        [header.header, ...packer!.payloadViews(pages, header.normalPages)],
+        "packet",
+      );
+      break;
+    }
+    case "sync":
+      packer!.fillSync(header, message.packetNum, message.pure ? null : stale);
+      socket!.writeAll(header.header, "packet");
+      break;
+  }
+  post({
+    type: "written",
+    bytes: header.length,
+    normalPages: header.normalPages,
+    zeroPages: header.zeroPages,
+  });
+}
+
+self.onmessage = (event: MessageEvent<ToChannel>): void => {
+  // After a failure the channel is dead: later packets are dropped, the first error stands.
+  if (failed) return;
+  try {
+    handle(event.data);
+  } catch (error) {
+    failed = true;
+    post({ type: "error", error: encodeError(error) });
+  }
+};
+
+post({ type: "ready" });

@@ -1,0 +1,321 @@
+/**
+ * The multifd side of the source with one Worker per channel (`src_channel_worker.ts`), as QEMU's
+ * `multifd_send_thread`s: this thread keeps what `multifd_send()` does (one global `packet_num`,
+ * round robin to the first free channel, at most two packets outstanding per channel, one SYNC
+ * per channel at each sync point) and posts each packet's page range; the Worker packs and writes
+ * it on the socket lent to it, and says when it is written. The bytes on the wire are those of
+ * {@linkcode MultifdSender}.
+ *
+ * @module
+ */
+
+import { nativeTcpAvailable } from "../net/native_tcp.ts";
+import { WireError } from "../wire/errors.ts";
+import type { Endpoint } from "../implementation.ts";
+import { decodeError, type FromChannel } from "./src_channel_messages.ts";
+import type { ChannelThread, ChannelThreads } from "./src_channel_threads.ts";
+import type { SourceConnection } from "./src_connection.ts";
+import type { PacketSender } from "./src_multifd.ts";
+import type { SourceScript } from "./source_options.ts";
+
+/** Packets handed to a channel and not yet written, at most (as `BUFFERS_PER_CHANNEL`). */
+const OUTSTANDING_PER_CHANNEL = 2;
+/** Beyond the write bound, how long disposal waits for a Worker to return from its call. */
+const STOP_GRACE_MS = 1_000;
+
+/**
+ * Whether a source with these settings runs its multifd channels on Workers: plain TCP over
+ * native sockets to an IPv4 address, and no per-packet script hook (those run JavaScript for
+ * each packet and keep the main-thread path).
+ *
+ * @example
+ * ```ts
+ * import { useChannelThreads } from "./src_threaded_sender.ts";
+ * const endpoint = { hostname: "127.0.0.1", port: 4444 };
+ * console.log(useChannelThreads({ connect: endpoint, tls: { dir: "pki" } })); // false
+ * ```
+ */
+export function useChannelThreads(options: {
+  readonly connect: Endpoint;
+  readonly tls?: unknown;
+  readonly script?: SourceScript;
+}): boolean {
+  const script = options.script ?? {};
+  return options.tls === undefined && script.mutatePacket === undefined &&
+    !script.mutations?.length && /^\d{1,3}(\.\d{1,3}){3}$/.test(options.connect.hostname) &&
+    nativeTcpAvailable();
+}
+
+/** Options of a {@linkcode ThreadedSender}. */
+export interface ThreadedSenderOptions {
+  /** Sync packets as QEMU 9.2+ (zeroed) rather than with stale fields. */
+  readonly pureSyncPackets: boolean;
+  readonly signal?: AbortSignal;
+  /** Bound of each write without progress, in the Workers. */
+  readonly timeoutMs: number;
+}
+
+/** A multifd channel and the Worker that writes it. */
+class Lane {
+  readonly connection: SourceConnection;
+  readonly thread: ChannelThread;
+  outstanding = 0;
+  lent = false;
+
+  constructor(connection: SourceConnection, thread: ChannelThread) {
+    this.connection = connection;
+    this.thread = thread;
+  }
+}
+
+/**
+ * Sends packets over multifd channels each written by its own Worker.
+ *
+ * @example
+ * ```ts ignore
+ * import { ThreadedSender } from "./src_threaded_sender.ts";
+ * await using sender = await ThreadedSender.start(lanes, threads, { pureSyncPackets: true, timeoutMs: 30_000 });
+ * await sender.sendRange(0, 128);
+ * await sender.sync();
+ * ```
+ */
+export class ThreadedSender implements PacketSender {
+  readonly #lanes: Lane[];
+  readonly #threads: ChannelThreads;
+  readonly #options: ThreadedSenderOptions;
+  #next = 0;
+  #packetNum = 0;
+  #bytes = 0;
+  #normalPages = 0;
+  #zeroPages = 0;
+  #error: WireError | null = null;
+  #wake: (() => void) | null = null;
+  readonly #onAbort = (): void => this.#fail(this.#abortError());
+  #disposed = false;
+
+  private constructor(
+    channels: readonly { readonly connection: SourceConnection }[],
+    threads: ChannelThreads,
+    options: ThreadedSenderOptions,
+  ) {
+    this.#lanes = channels.map((c, i) => new Lane(c.connection, threads.threads[i]));
+    this.#threads = threads;
+    this.#options = options;
+  }
+
+  /**
+   * Lends each channel's socket to its Worker (channel `i` to thread `i`) once the Workers are
+   * up. On failure everything is given back.
+   */
+  static async start(
+    channels: readonly { readonly connection: SourceConnection }[],
+    threads: ChannelThreads,
+    options: ThreadedSenderOptions,
+  ): Promise<ThreadedSender> {
+    if (channels.length === 0) throw new RangeError("no multifd channel to send packets on");
+    if (channels.length > threads.threads.length) {
+      throw new RangeError(`${channels.length} channels but ${threads.threads.length} threads`);
+    }
+    const sender = new ThreadedSender(channels, threads, options);
+    try {
+      await sender.#attach();
+      return sender;
+    } catch (error) {
+      await sender[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** Packets numbered so far. */
+  get packets(): number {
+    return this.#packetNum;
+  }
+
+  /** Bytes written by the Workers (init packets not included). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Normal pages written so far. */
+  get normalPages(): number {
+    return this.#normalPages;
+  }
+
+  /** Zero pages listed in packets written so far. */
+  get zeroPages(): number {
+    return this.#zeroPages;
+  }
+
+  /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
+  async sendRange(first: number, count: number): Promise<void> {
+    const lane = this.#tryAcquire() ?? await this.#acquire();
+    lane.thread.post({ type: "packet", packetNum: this.#packetNum++, first, count });
+  }
+
+  /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
+  async sendPages(pages: Int32Array, count: number): Promise<void> {
+    const lane = this.#tryAcquire() ?? await this.#acquire();
+    lane.thread.post({
+      type: "packet",
+      packetNum: this.#packetNum++,
+      first: 0,
+      count,
+      pages: pages.slice(0, count),
+    });
+  }
+
+  /** Sends one SYNC packet per channel and resolves once all of them have been written. */
+  async sync(): Promise<void> {
+    for (const lane of this.#lanes) {
+      while (lane.outstanding >= OUTSTANDING_PER_CHANNEL) {
+        this.#throwIfFailed();
+        await this.#waitForReply();
+      }
+      this.#throwIfFailed();
+      lane.outstanding++;
+      lane.thread.post({
+        type: "sync",
+        packetNum: this.#packetNum++,
+        pure: this.#options.pureSyncPackets,
+      });
+    }
+    await this.flush();
+  }
+
+  /** Resolves once every packet handed over has been written. */
+  async flush(): Promise<void> {
+    while (!this.#error && this.#lanes.some((lane) => lane.outstanding > 0)) {
+      await this.#waitForReply();
+    }
+    this.#throwIfFailed();
+  }
+
+  /**
+   * Stops the Workers and gives the sockets back. With packets still outstanding (an abort or a
+   * failure) it first raises the abort flag and closes the channels, which wakes the Workers'
+   * blocking calls, and waits for them to return, within the write bound.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    const busy = this.#lanes.filter((lane) => lane.outstanding > 0);
+    if (busy.length > 0) {
+      this.#threads.raiseAbort();
+      await Promise.all(busy.map((lane) => lane.connection[Symbol.asyncDispose]()));
+      const deadline = performance.now() + this.#options.timeoutMs + STOP_GRACE_MS;
+      while (busy.some((lane) => lane.outstanding > 0) && performance.now() < deadline) {
+        await this.#waitForReply(deadline - performance.now());
+      }
+    }
+    this.#threads[Symbol.dispose]();
+    for (const lane of this.#lanes) {
+      if (lane.lent) lane.connection.giveBack();
+      lane.lent = false;
+    }
+  }
+
+  async #attach(): Promise<void> {
+    for (const lane of this.#lanes) lane.thread.onReply = (reply) => this.#onReply(lane, reply);
+    const ready = this.#lanes.map((lane) => lane.thread.ready);
+    const signal = this.#options.signal;
+    if (signal?.aborted) throw this.#abortError();
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    // Workers started while the channels connected; most are up by now.
+    await Promise.race([Promise.all(ready), this.#waitForError()]);
+    this.#throwIfFailed();
+    for (const lane of this.#lanes) {
+      const fd = lane.connection.lend();
+      lane.lent = true;
+      lane.thread.post({
+        type: "attach",
+        fd,
+        name: lane.connection.name,
+        timeoutMs: this.#options.timeoutMs,
+      });
+    }
+  }
+
+  #onReply(lane: Lane, reply: FromChannel): void {
+    if (reply.type === "written") {
+      lane.outstanding--;
+      this.#bytes += reply.bytes;
+      this.#normalPages += reply.normalPages;
+      this.#zeroPages += reply.zeroPages;
+      lane.connection.countWritten(reply.bytes);
+    } else if (reply.type === "error") {
+      // The Worker drops what follows a failure: nothing more comes for this channel.
+      lane.outstanding = 0;
+      this.#fail(decodeError(reply.error));
+    }
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #tryAcquire(): Lane | null {
+    this.#throwIfFailed();
+    const count = this.#lanes.length;
+    for (let k = 0; k < count; k++) {
+      const i = (this.#next + k) % count;
+      const lane = this.#lanes[i];
+      if (lane.outstanding < OUTSTANDING_PER_CHANNEL) {
+        this.#next = (i + 1) % count;
+        lane.outstanding++;
+        return lane;
+      }
+    }
+    return null;
+  }
+
+  async #acquire(): Promise<Lane> {
+    for (;;) {
+      const lane = this.#tryAcquire();
+      if (lane) return lane;
+      await this.#waitForReply();
+    }
+  }
+
+  /** Resolves at the next reply or failure, or after `ms`. */
+  #waitForReply(ms = Infinity): Promise<void> {
+    return new Promise((resolve) => {
+      const previous = this.#wake;
+      const timer = Number.isFinite(ms) ? setTimeout(resolve, Math.max(0, ms)) : undefined;
+      this.#wake = () => {
+        clearTimeout(timer);
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  async #waitForError(): Promise<void> {
+    while (!this.#error) await this.#waitForReply();
+  }
+
+  #fail(error: WireError): void {
+    this.#error ??= error;
+    // The source fails as a whole: stop every channel's calls now.
+    this.#threads.raiseAbort();
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #abortError(): WireError {
+    const reason = this.#options.signal?.reason;
+    const why = reason instanceof Error ? reason.message : String(reason ?? "aborted");
+    return new WireError(
+      "E_TIMEOUT",
+      `aborted while waiting for packet to the multifd channels: ${why}`,
+      {
+        field: "packet",
+        cause: reason,
+      },
+    );
+  }
+
+  #throwIfFailed(): void {
+    if (this.#error) throw this.#error;
+  }
+}
