@@ -24,6 +24,7 @@ import { sendRamSection } from "./src_ram_section.ts";
 import { MainStreamWriter } from "./src_stream.ts";
 import { ThreadedSender, useChannelThreads } from "./src_threaded_sender.ts";
 import type { MainTemplate } from "./src_template.ts";
+import type { TlsClientCredentials } from "../net/tls.ts";
 import { loadMainTemplate } from "./src_template_load.ts";
 import type { SourceEvent, TsSourceOptions } from "./source_options.ts";
 
@@ -56,11 +57,6 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
   }
   const version = options.targetVersion ?? targetVersionOf(options.peer);
   const profile = sourceProfile(version);
-  const [template, ram, tls] = await Promise.all([
-    loadMainTemplate(profile.version, options.mainTemplate),
-    loadSourceRam(options.ram, options.ramFile),
-    options.tls ? readTlsClientMaterial(options.tls, options.connect.hostname) : undefined,
-  ]);
   const script = options.script ?? {};
   const extras = script.extraChannels ?? [];
   const total = options.channels + extras.length;
@@ -72,6 +68,20 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
         : planInit(slot, options.uuid, { id: slot, ...extras[slot - options.channels] }),
   );
   const order = expandOrder(script.order, total);
+  // Workers start first: they load while the RAM is generated and the channels connect.
+  const threads = useChannelThreads(options) ? new ChannelThreads(options.channels) : undefined;
+  let template: MainTemplate, ram: SourceRam, tls: TlsClientCredentials | undefined;
+  try {
+    [template, ram, tls] = await Promise.all([
+      loadMainTemplate(profile.version, options.mainTemplate),
+      loadSourceRam(options.ram, options.ramFile),
+      options.tls ? readTlsClientMaterial(options.tls, options.connect.hostname) : undefined,
+    ]);
+    threads?.start(ram.bytes, profile.layout, template.ramBlock);
+  } catch (error) {
+    threads?.[Symbol.dispose]();
+    throw error;
+  }
   const packer = new PagePacker(ram.bytes, profile.layout, template.ramBlock);
   const mutate = mutationHook(
     profile.layout,
@@ -88,6 +98,7 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
     template,
     ram,
     packer,
+    threads,
     signal,
     mutate,
     connectPlan: {
@@ -126,6 +137,7 @@ interface MigrateContext {
   readonly template: MainTemplate;
   readonly ram: SourceRam;
   readonly packer: PagePacker;
+  readonly threads?: ChannelThreads;
   readonly signal: AbortSignal;
   readonly mutate: ReturnType<typeof mutationHook>;
   readonly connectPlan: Parameters<typeof openChannels>[0];
@@ -133,13 +145,9 @@ interface MigrateContext {
 
 /** Runs the migration; never rejects: every failure becomes the outcome. */
 async function migrate(context: MigrateContext): Promise<Outcome> {
-  const { options, profile, template, ram, packer, signal } = context;
+  const { options, profile, template, ram, packer, signal, threads } = context;
   const started = performance.now();
   const script = options.script ?? {};
-  // Workers start now, so that they load while the channels connect.
-  const threads = useChannelThreads(options)
-    ? new ChannelThreads(options.channels, ram.bytes, profile.layout, template.ramBlock)
-    : undefined;
   let sender: PacketSender | undefined;
   const closeMode: CloseMode = options.tls?.close ?? "clean";
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;

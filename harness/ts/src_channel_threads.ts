@@ -17,7 +17,7 @@ export class ChannelThread {
   #onReply: (reply: FromChannel) => void = () => {};
   #terminated = false;
 
-  constructor(start: ToChannel) {
+  constructor() {
     this.#worker = new Worker(new URL("./src_channel_worker.ts", import.meta.url).href, {
       type: "module",
     });
@@ -35,7 +35,6 @@ export class ChannelThread {
         error: { errorClass: "E_IO", message: `E_IO: channel thread failed: ${event.message}` },
       });
     };
-    this.#worker.postMessage(start);
   }
 
   /** Where the Worker's replies go (`written`, `error`), in order. */
@@ -63,7 +62,8 @@ export class ChannelThread {
  * ```ts ignore
  * import { ChannelThreads } from "./src_channel_threads.ts";
  * const ram = new Uint8Array(new SharedArrayBuffer(1 << 20));
- * using threads = new ChannelThreads(4, ram, "v10.0", "pc.ram");
+ * using threads = new ChannelThreads(4);
+ * threads.start(ram, "v10.0", "pc.ram");
  * ```
  */
 export class ChannelThreads implements Disposable {
@@ -71,17 +71,22 @@ export class ChannelThreads implements Disposable {
   readonly abort: Int32Array = new Int32Array(new SharedArrayBuffer(4));
   readonly threads: readonly ChannelThread[];
 
+  /** Starts `count` Workers: their modules load meanwhile (about 100 ms each on a busy core). */
+  constructor(count: number) {
+    this.threads = Array.from({ length: count }, () => new ChannelThread());
+  }
+
   /**
-   * Starts `count` Workers packing from `ram`.
+   * Tells every Worker the RAM to pack from.
    *
    * @throws {TypeError} when `ram` is not backed by a `SharedArrayBuffer`.
    */
-  constructor(count: number, ram: Uint8Array, layout: PacketLayout, ramBlock: string) {
+  start(ram: Uint8Array, layout: PacketLayout, ramBlock: string): void {
     if (!(ram.buffer instanceof SharedArrayBuffer)) {
       throw new TypeError("channel threads need the RAM in a SharedArrayBuffer");
     }
     const start: ToChannel = { type: "start", ram, layout, ramBlock, abort: this.abort };
-    this.threads = Array.from({ length: count }, () => new ChannelThread(start));
+    for (const thread of this.threads) thread.post(start);
   }
 
   /** Whether the abort flag is raised. */
