@@ -52,7 +52,9 @@ export class RawTap {
   readonly #transport: RawTransport;
   #inboundEnd: RawEnd | null = null;
   #inboundError: unknown;
+  /** Wakes the pump when the duplex wants more, reading is resumed, or the tap closes. */
   #wantMore: (() => void) | null = null;
+  #paused = false;
   #closing: CloseMode | null = null;
   #outboundClosed = false;
   #closedWrite = Promise.withResolvers<void>();
@@ -65,11 +67,7 @@ export class RawTap {
     this.#closedWrite.promise.catch(() => {});
     this.duplex = new Duplex({
       allowHalfOpen: true,
-      read: () => {
-        const resume = this.#wantMore;
-        this.#wantMore = null;
-        resume?.();
-      },
+      read: () => this.#wake(),
       write: (chunk: Uint8Array, _encoding, callback) => {
         this.#write(chunk).then(() => callback(), (error) => callback(error));
       },
@@ -126,7 +124,7 @@ export class RawTap {
       this.#closed = true;
       this.#transport.reset();
       this.#closedWrite.resolve();
-      this.#wantMore?.();
+      this.#wake();
     } else {
       this.close();
     }
@@ -142,7 +140,29 @@ export class RawTap {
       // Already closed.
     }
     this.#closedWrite.resolve();
-    this.#wantMore?.();
+    this.#wake();
+  }
+
+  /**
+   * Stops reading the raw transport after the read in flight: what the peer sends next stays in
+   * the kernel, so the peer's writes block. This is how a consumer that falls behind bounds
+   * memory; pausing node's TLS socket instead does not stop the reads (Deno's TLS layer keeps
+   * decrypting into a buffer of its own) and can lose the peer's end (see `tls.ts`).
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Resumes reading the raw transport. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#wake();
+  }
+
+  /** Whether reading the raw transport is paused. */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   async #write(chunk: Uint8Array): Promise<void> {
@@ -190,9 +210,24 @@ export class RawTap {
     }
   }
 
+  #sleep(): Promise<void> {
+    return new Promise<void>((resolve) => this.#wantMore = resolve);
+  }
+
+  #wake(): void {
+    const wake = this.#wantMore;
+    this.#wantMore = null;
+    wake?.();
+  }
+
   async #pump(): Promise<void> {
     try {
       for (;;) {
+        while (this.#paused && !this.#closed) await this.#sleep();
+        if (this.#closed) {
+          this.#inboundEnd ??= "error";
+          break;
+        }
         if (SLAB - this.#slabUsed < 16 * 1024) {
           // Chunks handed to the duplex keep referring to the old slab.
           this.#slab = new Uint8Array(SLAB);
@@ -207,9 +242,7 @@ export class RawTap {
         const chunk = this.#slab.subarray(this.#slabUsed, this.#slabUsed + n);
         this.#slabUsed += n;
         this.inbound.feed(chunk);
-        if (!this.duplex.push(chunk) && !this.#closed) {
-          await new Promise<void>((resolve) => this.#wantMore = resolve);
-        }
+        if (!this.duplex.push(chunk) && !this.#closed) await this.#sleep();
         if (this.#closed) {
           this.#inboundEnd ??= "error";
           break;

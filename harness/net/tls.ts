@@ -28,7 +28,13 @@ import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.t
 
 export type { CloseMode, RawEnd } from "./raw_tap.ts";
 
-/** Decrypted bytes a connection queues unread before it stops reading its peer. */
+/**
+ * Decrypted bytes a connection queues unread before it stops reading its peer. The raw tap stops
+ * reading, never node's TLS socket: Deno's TLS layer (2.9) goes on decrypting into a buffer of its
+ * own while its socket is paused, and when it hands that buffer over on resume it can drop the
+ * peer's end (close_notify or FIN) it held with it. The socket would then never emit `'end'` and
+ * a reader would wait for ever at the end of the stream.
+ */
 const READ_QUEUE_LIMIT = 4 << 20;
 
 /** How a TLS peer ended its direction. */
@@ -241,7 +247,7 @@ export class TlsConnection implements AsyncDisposable {
       this.#plaintextIn += chunk.length;
       queue.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       queued += chunk.length;
-      if (queued >= READ_QUEUE_LIMIT) socket.pause();
+      if (queued >= READ_QUEUE_LIMIT) this.#tap.pause();
       signal();
     });
     // An 'end' or 'error' handler is deciding how the peer ended.
@@ -291,7 +297,7 @@ export class TlsConnection implements AsyncDisposable {
         const chunk = queue.shift();
         if (chunk) {
           queued -= chunk.length;
-          if (queued < READ_QUEUE_LIMIT / 2 && socket.isPaused()) socket.resume();
+          if (queued < READ_QUEUE_LIMIT / 2) this.#tap.resume();
           controller.enqueue(chunk);
         } else if (ending?.error) {
           controller.error(ending.error);
@@ -302,7 +308,8 @@ export class TlsConnection implements AsyncDisposable {
       cancel: () => {
         cancelled = true;
         queue.length = 0;
-        socket.resume();
+        queued = 0;
+        this.#tap.resume();
       },
     }, { highWaterMark: 0 });
   }

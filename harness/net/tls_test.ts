@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { pkiDir } from "../pki/pki.ts";
 import { WireError } from "../wire/errors.ts";
 import { ByteReader } from "./read.ts";
-import { connectTls, listenTlsServer, type TlsServerOptions } from "./tls.ts";
+import {
+  type AddressedTransport,
+  clientHandshake,
+  connectTls,
+  listenTlsServer,
+  readTlsClientCredentials,
+  type TlsConnection,
+  type TlsServerOptions,
+} from "./tls.ts";
 
 const good = pkiDir("good");
 const other = pkiDir("other-ca");
@@ -41,6 +49,69 @@ async function rejectsWith(promise: Promise<unknown>, errorClass: string, patter
   assert.equal(error.errorClass, errorClass, error.message);
   if (pattern) assert.match(error.message, pattern);
   return error;
+}
+
+/**
+ * A client transport that, once `hold()` is called, keeps what the TLS layer writes and sends it
+ * all in one TCP write right before its FIN: the peer then receives the last application data and
+ * the close_notify (if any) in one read, followed by the end of the stream.
+ */
+class CoalescingTransport implements AddressedTransport {
+  readonly #conn: Deno.TcpConn;
+  #held: Uint8Array[] | null = null;
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  get localAddr(): Deno.NetAddr {
+    return this.#conn.localAddr;
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return this.#conn.remoteAddr;
+  }
+
+  hold(): void {
+    this.#held = [];
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buffer);
+  }
+
+  async write(buffer: Uint8Array): Promise<number> {
+    if (this.#held === null) return await this.#conn.write(buffer);
+    this.#held.push(buffer.slice());
+    return buffer.length;
+  }
+
+  async closeWrite(): Promise<void> {
+    const held = this.#held ?? [];
+    this.#held = null;
+    const all = new Uint8Array(held.reduce((n, chunk) => n + chunk.length, 0));
+    let offset = 0;
+    for (const chunk of held) {
+      all.set(chunk, offset);
+      offset += chunk.length;
+    }
+    for (let sent = 0; sent < all.length;) sent += await this.#conn.write(all.subarray(sent));
+    await this.#conn.closeWrite();
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+}
+
+/** Waits until `conn` has taken in no more ciphertext for 200 ms (at most 5 s). */
+async function settled(conn: TlsConnection): Promise<void> {
+  const until = Date.now() + 5000;
+  let seen = -1;
+  while (conn.records.inbound.bytes !== seen && Date.now() < until) {
+    seen = conn.records.inbound.bytes;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 Deno.test("TLS server verifies the client certificate and negotiates TLS 1.2", async () => {
@@ -94,6 +165,56 @@ Deno.test("TLS close: clean and abrupt are told apart, with every byte delivered
       assert.equal(await client.peerEnded(), mode === "clean" ? "close_notify" : "abrupt");
     });
   }
+});
+
+Deno.test("TLS end of stream reaches a reader that fell behind (last data, close_notify and FIN in one TCP write)", async (t) => {
+  // More than the connection queues unread, so its reading has stopped when the end arrives.
+  const data = pattern(12 << 20);
+  const credentials = await readTlsClientCredentials(clientOptions(0));
+  for (const mode of ["clean", "abrupt"] as const) {
+    await t.step(`client closes ${mode}`, async () => {
+      await using server = await listenTlsServer(serverOptions());
+      const transport = new CoalescingTransport(
+        await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+      );
+      await using client = await clientHandshake(transport, credentials, { timeoutMs: 5000 });
+      await using conn = await server.accept();
+      transport.hold();
+      await client.write(data);
+      // The close sends everything at once and completes only once the kernel has taken it all.
+      const closing = client.close(mode);
+      await settled(conn);
+      const reader = new ByteReader(conn.readable, { name: conn.name, timeoutMs: 5000 });
+      assert.deepEqual(await reader.readExactly(new Uint8Array(data.length)), data);
+      await closing;
+      if (mode === "clean") {
+        assert.equal(await reader.readExactlyOrEnd(new Uint8Array(1)), null);
+        assert.equal(await conn.peerEnded(), "close_notify");
+      } else {
+        await rejectsWith(reader.readExactlyOrEnd(new Uint8Array(1)), "E_TLS_PREMATURE_EOF");
+        assert.equal(await conn.peerEnded(), "abrupt");
+      }
+    });
+  }
+});
+
+Deno.test("TLS connection nobody reads stops reading its peer's TCP socket", async () => {
+  const data = pattern(16 << 20);
+  await using server = await listenTlsServer(serverOptions());
+  await using client = await connectTls(clientOptions(server.port));
+  await using conn = await server.accept();
+  const writing = client.write(data);
+  await settled(conn);
+  // A few MiB of plaintext queue up; the rest waits in the kernel and in the writer.
+  assert.ok(
+    conn.records.inbound.bytes < 8 << 20,
+    `took in ${conn.records.inbound.bytes} bytes with no reader`,
+  );
+  const reader = new ByteReader(conn.readable, { name: conn.name, timeoutMs: 5000 });
+  assert.deepEqual(await reader.readExactly(new Uint8Array(data.length)), data);
+  await writing;
+  await client.close("clean");
+  assert.equal(await reader.readExactlyOrEnd(new Uint8Array(1)), null);
 });
 
 Deno.test("TLS close is judged the same by rustls (Deno.listenTls / Deno.connectTls)", async (t) => {
