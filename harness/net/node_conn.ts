@@ -12,7 +12,8 @@ import type { Endpoint } from "../implementation.ts";
 import { WireError } from "../wire/errors.ts";
 import { LOOPBACK } from "./listen.ts";
 import type { RawEnd, RawTransport } from "./raw_tap.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
+import { AcceptQueue } from "./accept_queue.ts";
+import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
 /** Received bytes a connection queues before it stops reading (backpressure). */
 const QUEUE_LIMIT = 4 << 20;
@@ -223,23 +224,16 @@ const EMPTY = new Uint8Array(0);
  */
 export class NodeListener implements AsyncDisposable {
   readonly #server: net.Server;
-  readonly #name: string;
-  readonly #pending: net.Socket[] = [];
-  readonly #serial = new Serial();
-  #wake: (() => void) | null = null;
-  #closed = false;
+  readonly #pending: AcceptQueue<net.Socket>;
   #accepted = 0;
 
   private constructor(server: net.Server, name: string) {
     this.#server = server;
-    this.#name = name;
+    this.#pending = new AcceptQueue({ name, what: "a connection", timeoutMs: DEFAULT_TIMEOUT_MS });
     server.on("connection", (socket: net.Socket) => {
-      if (this.#closed) return void socket.destroy();
+      if (this.#pending.closed) return void socket.destroy();
       this.#accepted++;
       this.#pending.push(socket);
-      const wake = this.#wake;
-      this.#wake = null;
-      wake?.();
     });
   }
 
@@ -272,37 +266,16 @@ export class NodeListener implements AsyncDisposable {
   }
 
   /** The next connection in accept order, `E_TIMEOUT` if none arrives within the bound. */
-  async accept(options?: WaitOptions): Promise<NodeConn> {
-    const deadline = new Deadline(
-      { ...options, what: `${options?.what ?? "a connection"} on ${this.#name}` },
-      DEFAULT_TIMEOUT_MS,
-    );
-    deadline.throwIfAborted();
-    let release: (() => void) | undefined;
-    try {
-      release = await this.#serial.acquire(deadline);
-      while (this.#pending.length === 0) {
-        if (this.#closed) {
-          throw new WireError("E_IO", `${this.#name} is closed`, { field: this.#name });
-        }
-        await deadline.race(new Promise<void>((resolve) => this.#wake = resolve));
-      }
-      return new NodeConn(this.#pending.shift()!);
-    } finally {
-      release?.();
-      deadline.clear();
-    }
+  accept(options?: WaitOptions): Promise<NodeConn> {
+    return this.#pending.next(options, (socket) => new NodeConn(socket));
   }
 
   /** Stops listening; connections not handed out are closed. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#pending.closed) return;
+    this.#pending.close();
     this.#server.close();
-    for (const socket of this.#pending.splice(0)) socket.destroy();
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    for (const socket of this.#pending.drain()) socket.destroy();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

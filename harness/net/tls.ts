@@ -21,10 +21,11 @@ import { isIP } from "node:net";
 import tls from "node:tls";
 import { classOf, WireError } from "../wire/errors.ts";
 import type { Endpoint } from "../implementation.ts";
+import { AcceptQueue } from "./accept_queue.ts";
 import { closeQuietly, connect, LOOPBACK } from "./listen.ts";
 import { type CloseMode, type RawEnd, RawTap, type RawTransport } from "./raw_tap.ts";
 import type { TlsRecordTracker } from "./tls_record.ts";
-import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
+import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
 export type { CloseMode, RawEnd } from "./raw_tap.ts";
 
@@ -609,13 +610,10 @@ export class TlsServer implements AsyncDisposable {
   readonly #credentials: TlsServerCredentials;
   readonly #timeoutMs: number;
   readonly #name: string;
-  readonly #queue: Promise<Settled>[] = [];
+  readonly #queue: AcceptQueue<Promise<Settled>>;
   readonly #live = new Set<{ close(): void }>();
-  readonly #serial = new Serial();
-  #waiter: (() => void) | null = null;
   #accepted = 0;
   #handshaken = 0;
-  #closed = false;
 
   /** Use {@linkcode listenTlsServer}. */
   constructor(
@@ -628,6 +626,11 @@ export class TlsServer implements AsyncDisposable {
     this.#options = options;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#name = options.name ?? "tls server";
+    this.#queue = new AcceptQueue({
+      name: this.#name,
+      what: "a TLS connection",
+      timeoutMs: this.#timeoutMs,
+    });
     this.#acceptLoop();
   }
 
@@ -652,38 +655,18 @@ export class TlsServer implements AsyncDisposable {
    * call continues with the next connection. `E_TIMEOUT` when none comes within the bound.
    */
   async accept(options?: WaitOptions): Promise<TlsConnection> {
-    const deadline = new Deadline(
-      { ...options, what: `${options?.what ?? "a TLS connection"} on ${this.#name}` },
-      this.#timeoutMs,
-    );
-    deadline.throwIfAborted();
-    let release: (() => void) | undefined;
-    try {
-      release = await this.#serial.acquire(deadline);
-      while (this.#queue.length === 0) {
-        if (this.#closed) {
-          throw new WireError("E_IO", `${this.#name} is closed`, { field: this.#name });
-        }
-        await deadline.race(new Promise<void>((resolve) => this.#waiter = resolve));
-      }
-      const result = await deadline.race(this.#queue[0]);
-      this.#queue.shift();
-      if (result instanceof WireError) throw result;
-      return result;
-    } finally {
-      release?.();
-      deadline.clear();
-    }
+    const result = await this.#queue.next(options, (settled, deadline) => deadline.race(settled));
+    if (result instanceof WireError) throw result;
+    return result;
   }
 
   /** Closes the listener and every connection, established or in handshake. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#queue.closed) return;
+    this.#queue.close();
     closeQuietly(this.#listener);
     for (const item of this.#live) closeQuietly(item);
     this.#live.clear();
-    this.#wake();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -691,21 +674,15 @@ export class TlsServer implements AsyncDisposable {
     return Promise.resolve();
   }
 
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    waiter?.();
-  }
-
   async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
+    while (!this.#queue.closed) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
       } catch {
         break;
       }
-      if (this.#closed) {
+      if (this.#queue.closed) {
         closeQuietly(conn);
         break;
       }
@@ -713,12 +690,8 @@ export class TlsServer implements AsyncDisposable {
       const result = this.#handshake(conn, index);
       if ((this.#options.order ?? "handshake") === "accept") {
         this.#queue.push(result);
-        this.#wake();
       } else {
-        result.then((settled) => {
-          this.#queue.push(Promise.resolve(settled));
-          this.#wake();
-        });
+        result.then((settled) => this.#queue.push(Promise.resolve(settled)));
       }
     }
   }
@@ -735,7 +708,7 @@ export class TlsServer implements AsyncDisposable {
         nextHandshakeIndex: () => this.#handshaken++,
       });
       this.#live.delete(conn);
-      if (this.#closed) {
+      if (this.#queue.closed) {
         await connection[Symbol.asyncDispose]();
       } else {
         this.#live.add({ close: () => void connection[Symbol.asyncDispose]() });
