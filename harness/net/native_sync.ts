@@ -185,10 +185,11 @@ export class SyncSocket {
       });
     }
     if (waited >= this.#options.timeoutMs * 0.9) {
+      // Worded as a `Deadline` words it, so both paths report a stall alike.
       throw new WireError(
         "E_TIMEOUT",
-        `no progress for ${this.#options.timeoutMs} ms on ${where} (${got} of ${want} bytes)`,
-        { field: what, received: got, expected: want },
+        `timed out after ${this.#options.timeoutMs} ms waiting for ${where} (${got} of ${want} bytes)`,
+        { field: where, expected: `within ${this.#options.timeoutMs} ms` },
       );
     }
   }

@@ -9,12 +9,13 @@ import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
 /** Anything with `Deno.Conn`'s `read`: fills a buffer, `null` at end of stream. */
 export interface RawReader {
-  read(buffer: Uint8Array): Promise<number | null>;
+  /** `what`: what the wait is for, for sources that bound their own waits (`SyncSocket`). */
+  read(buffer: Uint8Array, what?: string): Promise<number | null>;
   /**
    * Optional: fills all of `buffer` in one call, fewer bytes only at end of stream (`null` if
    * none). Direct reads use it (a `NativeTcpConn` has it: one blocking `MSG_WAITALL` call).
    */
-  readFull?(buffer: Uint8Array): Promise<number | null>;
+  readFull?(buffer: Uint8Array, what?: string): Promise<number | null>;
 }
 
 /** What a {@linkcode ByteReader} reads from. */
@@ -88,6 +89,8 @@ export class ByteReader {
   #eof = false;
   #error: WireError | null = null;
   #bytesRead = 0;
+  /** What the current wait is for, handed to the source's reads. */
+  #what = "data";
 
   constructor(source: ByteSource, options: ByteReaderOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -121,6 +124,11 @@ export class ByteReader {
     this.#directReadMin = this.#mode === "raw" ? direct ?? Infinity : Infinity;
     this.#buffer = new Uint8Array(this.#mode === "default" ? 0 : size);
     this.#unread = this.#buffer.subarray(0, 0);
+  }
+
+  /** The stream's name in error messages, if it was given one. */
+  get name(): string | undefined {
+    return this.#name;
   }
 
   /** Bytes handed to the consumer so far (peeked bytes count once they are read). */
@@ -214,6 +222,18 @@ export class ByteReader {
     return this.#unread.length === 0;
   }
 
+  /**
+   * Hands over the bytes received and not yet consumed (a copy), consuming them: for a caller that
+   * goes on reading the source by other means. Throws while a read is in flight, since its bytes
+   * would be lost.
+   */
+  takeBuffered(): Uint8Array {
+    if (this.#pending) throw new Error("takeBuffered() while a read is in flight");
+    const bytes = this.#unread.slice();
+    this.#consume(bytes.length);
+    return bytes;
+  }
+
   /** Cancels the underlying stream (stream sources only) and drops buffered bytes. */
   async cancel(reason?: unknown): Promise<void> {
     this.#unread = this.#unread.subarray(0, 0);
@@ -274,6 +294,7 @@ export class ByteReader {
 
   #deadline(options: WaitOptions | undefined): Deadline {
     const what = options?.what ?? "data";
+    this.#what = what;
     const deadline = new Deadline(
       { ...options, what: this.#name ? `${what} on ${this.#name}` : what },
       this.#timeoutMs,
@@ -305,10 +326,13 @@ export class ByteReader {
   async #readDirect(target: Uint8Array, deadline: Deadline, full: boolean): Promise<number | null> {
     if (this.#error) throw this.#error;
     const raw = this.#raw!;
-    const read = (full && raw.readFull ? raw.readFull(target) : raw.read(target)).catch((error) => {
-      this.#error = this.#transportError(error);
-      return null;
-    });
+    const what = this.#what;
+    const read = (full && raw.readFull ? raw.readFull(target, what) : raw.read(target, what)).catch(
+      (error) => {
+        this.#error = this.#transportError(error);
+        return null;
+      },
+    );
     let n: number | null;
     try {
       n = await deadline.race(read);
@@ -365,7 +389,7 @@ export class ByteReader {
     }
     const room = this.#buffer.subarray(kept, Math.min(this.#buffer.length, kept + limit));
     if (this.#mode === "raw") {
-      const n = await this.#raw!.read(room);
+      const n = await this.#raw!.read(room, this.#what);
       if (n === null) {
         this.#eof = true;
         this.#unread = this.#buffer.subarray(0, kept);

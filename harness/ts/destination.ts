@@ -10,6 +10,7 @@
  */
 
 import type { Outcome } from "../implementation.ts";
+import { nativeTcpAvailable } from "../net/native_tcp.ts";
 import { Deadline } from "../net/wait.ts";
 import { classifyChannel } from "../wire/classify.ts";
 import { toHex } from "../wire/bytes.ts";
@@ -17,7 +18,16 @@ import { classOf, type ErrorClass, WireError } from "../wire/errors.ts";
 import { decodeInitPacket, INIT_PACKET_SIZE, validateInitPacket } from "../wire/init_packet.ts";
 import { formatUuid } from "../wire/uuid.ts";
 import { consumeMainStream } from "./dst_main_stream.ts";
-import { receiveMultifdChannel } from "./dst_multifd.ts";
+import {
+  type ChannelEnd,
+  type MultifdChannelContext,
+  receiveMultifdChannel,
+} from "./dst_multifd.ts";
+import {
+  ChannelWorkerPool,
+  receiveMultifdChannelInWorker,
+  type WorkerChannelResult,
+} from "./dst_multifd_worker.ts";
 import {
   type DestinationEvent,
   failedOutcome,
@@ -57,20 +67,32 @@ export async function startTsDestination(
   options: TsDestinationOptions,
 ): Promise<TsRunningDestination> {
   const resolved = resolveDestinationOptions(options);
-  const ram = new RamImage(options.ram.mib);
+  // Plain channels on native sockets are received by Workers, which write into shared memory.
+  const threaded = !options.tls && nativeTcpAvailable();
+  const ram = new RamImage(options.ram.mib, threaded ? "shared" : "private");
   // Before listening, so that the page faults stay outside the timed transfer, as they do with
   // QEMU's prealloc=on.
   if (options.ram.prealloc) ram.prefault();
+  // Workers too are ready before listening: starting one takes longer than a small migration.
+  const workers = threaded
+    ? await ChannelWorkerPool.start(resolved.channels, { signal: options.signal })
+    : null;
   const listen = {
     hostname: options.listen?.hostname,
     port: options.listen?.port,
     name: "ts destination",
     timeoutMs: resolved.acceptTimeoutMs,
   };
-  const acceptor = options.tls
-    ? await tlsAcceptor(listen, options.tls, resolved.readTimeoutMs)
-    : tcpAcceptor(listen);
-  const run = new DestinationRun(options, resolved, ram, acceptor);
+  let acceptor: ConnAcceptor;
+  try {
+    acceptor = options.tls
+      ? await tlsAcceptor(listen, options.tls, resolved.readTimeoutMs)
+      : tcpAcceptor(listen);
+  } catch (error) {
+    workers?.[Symbol.dispose]();
+    throw error;
+  }
+  const run = new DestinationRun(options, resolved, ram, acceptor, workers);
   run.start();
   return run.handle();
 }
@@ -78,6 +100,8 @@ export async function startTsDestination(
 interface Connection {
   readonly accepted: AcceptedConn;
   readonly observed: ObservedConnection;
+  /** Bytes read by a Worker the connection was lent to. */
+  lentBytes: number;
 }
 
 class DestinationRun {
@@ -85,6 +109,7 @@ class DestinationRun {
   readonly #r: ResolvedDestinationOptions;
   readonly #ram: RamImage;
   readonly #acceptor: ConnAcceptor;
+  readonly #workers: ChannelWorkerPool | null;
   readonly #barrier: SyncBarrier;
   readonly #abort = new AbortController();
   readonly #transcript: DestinationTranscript;
@@ -107,8 +132,10 @@ class DestinationRun {
     resolved: ResolvedDestinationOptions,
     ram: RamImage,
     acceptor: ConnAcceptor,
+    workers: ChannelWorkerPool | null,
   ) {
     this.#options = options;
+    this.#workers = workers;
     this.#r = resolved;
     this.#ram = ram;
     this.#acceptor = acceptor;
@@ -219,7 +246,7 @@ class DestinationRun {
         end: "open",
       };
       this.#transcript.connections.push(observed);
-      const connection = { accepted, observed };
+      const connection: Connection = { accepted, observed, lentBytes: 0 };
       this.#connections.push(connection);
       // Arrival order is decided here, synchronously, before any other connection is looked at.
       // TLS channels cannot be peeked: they come in the order their handshakes completed, which
@@ -318,7 +345,7 @@ class DestinationRun {
       transport: accepted.transport,
     });
     if (this.#channelIds.size === this.#r.channels) this.#channelsReady.resolve();
-    const done = receiveMultifdChannel({
+    const context: MultifdChannelContext = {
       id,
       reader: accepted.reader,
       layout: this.#r.layout,
@@ -332,9 +359,13 @@ class DestinationRun {
       onBytes: (n) => {
         this.#bytes += n;
       },
-    }).then((end) => {
+    };
+    const received = accepted.lend && this.#workers
+      ? this.#receiveInWorker(connection, context)
+      : receiveMultifdChannel(context);
+    const done = received.then((end) => {
       observed.end = end;
-      observed.bytes = accepted.reader.bytesRead;
+      observed.bytes = bytesRead(connection);
       this.#barrier.channelEnded(id);
     });
     this.#channelDone[id] = done.catch(() => {});
@@ -342,6 +373,31 @@ class DestinationRun {
       await done;
     } finally {
       this.#barrier.channelEnded(id);
+    }
+  }
+
+  /** The channel on a Worker of its own; the bytes it read count for the connection. */
+  async #receiveInWorker(
+    connection: Connection,
+    context: MultifdChannelContext,
+  ): Promise<ChannelEnd> {
+    const { accepted } = connection;
+    const name = accepted.reader.name ?? `multifd channel ${context.id}`;
+    const loan = accepted.lend!();
+    let result: WorkerChannelResult | undefined;
+    try {
+      result = await receiveMultifdChannelInWorker(context, {
+        loan,
+        close: () => accepted.close(),
+        name,
+        worker: this.#workers!.take(),
+        onBytesRead: (n) => {
+          connection.lentBytes = n;
+        },
+      });
+      return result.end;
+    } finally {
+      connection.lentBytes = result?.bytes ?? connection.lentBytes;
     }
   }
 
@@ -410,7 +466,7 @@ class DestinationRun {
     const seconds = this.#seconds();
     for (const c of this.#connections) {
       if (c.observed.kind === "multifd" || c.observed.kind === "main") {
-        c.observed.bytes = c.accepted.reader.bytesRead;
+        c.observed.bytes = bytesRead(c);
       }
     }
     // Hashing and the pattern check come after the transfer and are timed apart from it.
@@ -448,7 +504,7 @@ class DestinationRun {
       connection.observed.errorClass = wire.errorClass;
       connection.observed.error = wire.message;
     }
-    connection.observed.bytes = connection.accepted.reader.bytesRead;
+    connection.observed.bytes = bytesRead(connection);
     this.#fail(wire);
   }
 
@@ -473,6 +529,7 @@ class DestinationRun {
 
   #teardown(): void {
     this.#acceptor.close();
+    this.#workers?.[Symbol.dispose]();
     for (const c of this.#connections) c.accepted.close();
   }
 }
@@ -486,4 +543,9 @@ function asWireError(error: unknown): WireError {
 
 function reasonText(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason ?? "aborted");
+}
+
+/** Bytes read from a connection, by the destination's thread and by a Worker it was lent to. */
+function bytesRead(connection: Connection): number {
+  return connection.accepted.reader.bytesRead + connection.lentBytes;
 }

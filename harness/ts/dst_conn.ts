@@ -9,15 +9,33 @@
 
 import type { Endpoint, TlsOptions } from "../implementation.ts";
 import { type ListenOptions, listenThreaded } from "../net/listen.ts";
+import { NativeTcpConn } from "../net/native_tcp.ts";
 import { ByteReader } from "../net/read.ts";
 import { listenTlsServer } from "../net/tls.ts";
 import type { WaitOptions } from "../net/wait.ts";
+
+/**
+ * A connection's descriptor lent to a Worker (plain TCP on native sockets only): the bytes the
+ * reader had already received, and the way to end the loan.
+ */
+export interface ChannelLoan {
+  readonly fd: number;
+  /** Bytes received before the loan and not consumed: the Worker reads them first. */
+  readonly leftover: Uint8Array;
+  /** Ends the loan; the connection's `close` then closes the descriptor. */
+  giveBack(): void;
+}
 
 /** One accepted connection. */
 export interface AcceptedConn {
   readonly transport: "tcp" | "tls";
   /** Reads the connection's bytes (after TLS). */
   readonly reader: ByteReader;
+  /**
+   * Lends the descriptor to a Worker that reads it with `SyncSocket`; the reader must not be
+   * used meanwhile. Absent unless the connection is a native one.
+   */
+  lend?(): ChannelLoan;
   /** Closes the connection; safe to call twice. */
   close(): void;
 }
@@ -56,13 +74,31 @@ export function tcpAcceptor(options: ListenOptions): ConnAcceptor {
     async accept(wait: WaitOptions): Promise<AcceptedConn> {
       const conn = await listener.accept(wait);
       let closed = false;
+      const reader = new ByteReader(conn, {
+        name: `connection from ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+        bufferSize: CHANNEL_BUFFER_SIZE,
+        directReadMin: DIRECT_READ_MIN,
+      });
       return {
         transport: "tcp",
-        reader: new ByteReader(conn, {
-          name: `connection from ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
-          bufferSize: CHANNEL_BUFFER_SIZE,
-          directReadMin: DIRECT_READ_MIN,
-        }),
+        reader,
+        ...(conn instanceof NativeTcpConn
+          ? {
+            lend(): ChannelLoan {
+              const leftover = reader.takeBuffered();
+              const fd = conn.lend("read");
+              let lent = true;
+              return {
+                fd,
+                leftover,
+                giveBack() {
+                  if (lent) conn.giveBack("read");
+                  lent = false;
+                },
+              };
+            },
+          }
+          : {}),
         close() {
           if (closed) return;
           closed = true;

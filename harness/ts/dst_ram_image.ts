@@ -66,11 +66,24 @@ export class RamImage {
   readonly #lengths = new Map<string, number>();
   readonly #announced = Promise.withResolvers<void>();
 
-  constructor(mib: number) {
+  /**
+   * `memory`: `"private"` (default) or `"shared"` allocates the image, in a `SharedArrayBuffer`
+   * for the latter, so that Workers receiving channels write into it; a `SharedArrayBuffer` of
+   * exactly `mib` MiB is used as it is (a Worker's view of the destination's image).
+   */
+  constructor(mib: number, memory: "private" | "shared" | SharedArrayBuffer = "private") {
     if (!Number.isInteger(mib) || mib <= 0 || mib > MAX_RAM_MIB) {
       throw new RangeError(`ram.mib must be an integer in 1..${MAX_RAM_MIB}, got ${mib}`);
     }
-    this.bytes = new Uint8Array(mib * 1024 * 1024);
+    const size = mib * 1024 * 1024;
+    if (memory instanceof SharedArrayBuffer && memory.byteLength !== size) {
+      throw new RangeError(`shared RAM of ${memory.byteLength} bytes is not ${mib} MiB`);
+    }
+    this.bytes = memory instanceof SharedArrayBuffer
+      ? new Uint8Array(memory)
+      : memory === "shared"
+      ? new Uint8Array(new SharedArrayBuffer(size))
+      : new Uint8Array(size);
   }
 
   /**

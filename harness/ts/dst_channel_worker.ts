@@ -1,0 +1,163 @@
+/**
+ * Worker entry: receives one multifd channel on a descriptor lent by the destination, with the
+ * same receiver as the destination's own thread (`receiveMultifdChannel`), reading with blocking
+ * calls straight into the shared RAM image. A SYNC packet waits for the destination's word that
+ * the main stream reached its sync point, as QEMU's recv thread waits on `sem_sync`.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { SyncSocket } from "../net/native_sync.ts";
+import { WireError } from "../wire/errors.ts";
+import { channelSteps } from "./dst_multifd.ts";
+import { RamImage } from "./dst_ram_image.ts";
+import type { ObservedConnection } from "./dst_transcript.ts";
+import {
+  type FromChannelWorker,
+  serializeError,
+  type ToChannelWorker,
+} from "./dst_worker_messages.ts";
+
+type Start = Extract<ToChannelWorker, { type: "start" }>;
+
+/** Progress is reported at most this often: a message per packet costs the Worker dearly. */
+const PROGRESS_INTERVAL_MS = 50;
+
+const abort = new AbortController();
+let ram: RamImage | null = null;
+let pendingBlocks: Extract<ToChannelWorker, { type: "blocks" }> | null = null;
+let release: (() => void) | null = null;
+
+function post(message: FromChannelWorker): void {
+  self.postMessage(message);
+}
+
+self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "start":
+      void run(message);
+      break;
+    case "blocks":
+      if (ram) ram.setBlocks(message.blocks);
+      else pendingBlocks = message;
+      break;
+    case "released":
+      release?.();
+      release = null;
+      break;
+    case "abort":
+      abort.abort(new WireError("E_TIMEOUT", message.reason));
+      break;
+  }
+};
+
+post({ type: "ready" });
+
+/**
+ * Exact reads, blocking: the bytes the destination had received first, then the socket. Words
+ * its errors as `ByteReader` does, so both paths report alike.
+ */
+class ChannelInput {
+  readonly #socket: SyncSocket;
+  readonly #name: string;
+  #leftover: Uint8Array;
+  bytesRead = 0;
+
+  constructor(socket: SyncSocket, leftover: Uint8Array, name: string) {
+    this.#socket = socket;
+    this.#leftover = leftover;
+    this.#name = name;
+  }
+
+  /** Fills `into`; `false` at a clean end before its first byte when `endOk`. */
+  read(into: Uint8Array, what: string, endOk: boolean): boolean {
+    let got = Math.min(into.length, this.#leftover.length);
+    into.set(this.#leftover.subarray(0, got));
+    this.#leftover = this.#leftover.subarray(got);
+    if (got < into.length) got += this.#socket.readFull(into.subarray(got), what);
+    this.bytesRead += got;
+    if (got === into.length) return true;
+    if (got === 0 && endOk) return false;
+    throw new WireError(
+      "E_TRUNCATED",
+      `end of stream on ${this.#name} after ${got} of ${into.length} bytes of ${what}`,
+      { field: what, received: got, expected: into.length },
+    );
+  }
+}
+
+function waitForRelease(): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (abort.signal.aborted) return reject(abort.signal.reason);
+    release = resolve;
+    abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
+  });
+}
+
+async function run(start: Start): Promise<void> {
+  const observed: ObservedConnection = {} as ObservedConnection;
+  let input: ChannelInput | null = null;
+  let unreported = 0;
+  let reportedAt = performance.now();
+  try {
+    const image = new RamImage(start.ram.byteLength / (1024 * 1024), start.ram);
+    const blocks = start.blocks ?? pendingBlocks?.blocks;
+    if (blocks) image.setBlocks(blocks);
+    ram = image;
+    const socket = new SyncSocket(start.fd, {
+      timeoutMs: start.readTimeoutMs,
+      name: start.name,
+      abort: new Int32Array(start.abort),
+    });
+    const channel = new ChannelInput(socket, start.leftover, start.name);
+    input = channel;
+    const steps = channelSteps({
+      layout: start.layout,
+      ram: image,
+      cleanEnd: start.cleanEnd,
+      relaxedEof: start.relaxedEof,
+      observed,
+      bytesRead: () => channel.bytesRead,
+      onPacket: (bytes) => {
+        unreported += bytes;
+        const now = performance.now();
+        if (now - reportedAt < PROGRESS_INTERVAL_MS) return;
+        post({ type: "progress", bytes: unreported });
+        unreported = 0;
+        reportedAt = now;
+      },
+    });
+    // Reads block this thread, as QEMU's recv thread blocks; only the waits yield to messages.
+    let next = steps.next();
+    while (!next.done) {
+      const step = next.value;
+      let answer = true;
+      try {
+        if (step.kind === "read") answer = channel.read(step.into, step.what, step.endOk);
+        else if (step.kind === "blocks") await image.whenAnnounced(abort.signal);
+        else {
+          if (unreported > 0) post({ type: "progress", bytes: unreported });
+          unreported = 0;
+          post({ type: "synced" });
+          await waitForRelease();
+        }
+      } catch (error) {
+        next = steps.throw(error);
+        continue;
+      }
+      next = steps.next(answer);
+    }
+    if (unreported > 0) post({ type: "progress", bytes: unreported });
+    post({ type: "done", end: next.value, observed, bytesRead: channel.bytesRead });
+  } catch (error) {
+    post({
+      type: "failed",
+      error: serializeError(error),
+      observed,
+      bytesRead: input?.bytesRead ?? 0,
+    });
+  }
+}

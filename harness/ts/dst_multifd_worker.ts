@@ -1,0 +1,230 @@
+/**
+ * A multifd channel received on a Worker of its own (`dst_channel_worker.ts`), so that channels
+ * are copied into RAM by several cores at once, as QEMU's recv threads are; the destination's
+ * thread keeps the main stream and the sync barrier. Used for plain TCP on native sockets, where
+ * a connection's descriptor can be lent to a Worker; the result, the transcript counts and the
+ * errors (class and message) are those of {@linkcode receiveMultifdChannel} on the destination's
+ * own thread.
+ *
+ * @module
+ */
+
+import { Deadline, type WaitOptions } from "../net/wait.ts";
+import { WireError } from "../wire/errors.ts";
+import type { ChannelLoan } from "./dst_conn.ts";
+import type { ChannelEnd, MultifdChannelContext } from "./dst_multifd.ts";
+import type { ObservedConnection } from "./dst_transcript.ts";
+import {
+  deserializeError,
+  type FromChannelWorker,
+  type ToChannelWorker,
+} from "./dst_worker_messages.ts";
+
+/** How long a Worker may take to report after it was told to stop. */
+const STOP_GRACE_MS = 2_000;
+
+const WORKER_URL = new URL("./dst_channel_worker.ts", import.meta.url).href;
+
+/**
+ * Channel Workers started ahead of the transfer, as QEMU has its threads before the pages flow: a
+ * Worker takes 30–200 ms to load its modules, which would otherwise count as transfer time.
+ *
+ * @example
+ * ```ts ignore
+ * using pool = await ChannelWorkerPool.start(4, { timeoutMs: 10_000 });
+ * const worker = pool.take();
+ * ```
+ */
+export class ChannelWorkerPool implements Disposable {
+  readonly #idle: Worker[];
+
+  private constructor(workers: Worker[]) {
+    this.#idle = workers;
+  }
+
+  /** Starts `count` Workers and waits until each has loaded. */
+  static async start(count: number, wait: WaitOptions): Promise<ChannelWorkerPool> {
+    const workers = Array.from({ length: count }, () => new Worker(WORKER_URL, { type: "module" }));
+    const deadline = new Deadline({ ...wait, what: `${count} channel workers to start` }, 10_000);
+    try {
+      await deadline.race(Promise.all(workers.map((worker) => ready(worker))));
+    } catch (error) {
+      for (const worker of workers) worker.terminate();
+      throw error;
+    } finally {
+      deadline.clear();
+    }
+    return new ChannelWorkerPool(workers);
+  }
+
+  /** A started Worker, or a new one once the pool is used up. */
+  take(): Worker {
+    return this.#idle.pop() ?? new Worker(WORKER_URL, { type: "module" });
+  }
+
+  /** Ends the Workers never taken. */
+  [Symbol.dispose](): void {
+    for (const worker of this.#idle.splice(0)) worker.terminate();
+  }
+}
+
+function ready(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
+      if (event.data.type === "ready") resolve();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new WireError("E_IO", `channel worker failed to start: ${event.message}`));
+    };
+  });
+}
+
+/** What the Worker did. */
+export interface WorkerChannelResult {
+  readonly end: ChannelEnd;
+  /** Bytes the Worker read, the lent leftover included. */
+  readonly bytes: number;
+}
+
+/** Options beyond the channel's context. */
+export interface WorkerChannelOptions {
+  /** The lent descriptor and the bytes already received. */
+  readonly loan: ChannelLoan;
+  /** Closes the connection: shuts the socket down, which wakes the Worker's blocking call. */
+  readonly close: () => void;
+  /** Name in errors, e.g. `connection from 127.0.0.1:40000`. */
+  readonly name: string;
+  /** The Worker to use (from a {@linkcode ChannelWorkerPool}); a new one when absent. */
+  readonly worker?: Worker;
+  /** Told the bytes the Worker read once it reports, whether it succeeded or failed. */
+  readonly onBytesRead?: (bytes: number) => void;
+}
+
+/**
+ * Receives one channel on a Worker. Resolves like {@linkcode receiveMultifdChannel} (and with
+ * the bytes read); rejects with its `WireError`.
+ *
+ * @example
+ * ```ts ignore
+ * const { end } = await receiveMultifdChannelInWorker(ctx, { loan: accepted.lend!(), close, name });
+ * ```
+ */
+export function receiveMultifdChannelInWorker(
+  ctx: MultifdChannelContext,
+  options: WorkerChannelOptions,
+): Promise<WorkerChannelResult> {
+  const { loan } = options;
+  const abortFlag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = options.worker ?? new Worker(WORKER_URL, { type: "module" });
+  const result = Promise.withResolvers<WorkerChannelResult>();
+  const reported = Promise.withResolvers<void>();
+  let bytes = 0;
+  const settle = (bytesRead: number) => {
+    bytes = bytesRead;
+    options.onBytesRead?.(bytesRead);
+    reported.resolve();
+  };
+  const post = (message: ToChannelWorker) => worker.postMessage(message);
+  const stop = () => {
+    Atomics.store(abortFlag, 0, 1);
+    post({ type: "abort", reason: `receive of multifd channel ${ctx.id} stopped` });
+    options.close();
+  };
+  const onAbort = () => {
+    stop();
+    result.reject(
+      ctx.signal.reason instanceof WireError
+        ? ctx.signal.reason
+        : new WireError("E_TIMEOUT", `multifd channel ${ctx.id} aborted`, {
+          field: `multifd channel ${ctx.id}`,
+        }),
+    );
+  };
+  const merge = (observed: ObservedConnection) => {
+    const target = ctx.observed as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(observed)) target[key] = value;
+  };
+  worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
+    const message = event.data;
+    switch (message.type) {
+      case "progress":
+        ctx.barrier.touch();
+        ctx.onBytes?.(message.bytes);
+        break;
+      case "synced":
+        ctx.barrier.channelSynced(ctx.id, ctx.signal).then(
+          () => post({ type: "released" }),
+          () => {}, // The destination fails on its own; the abort stops the Worker.
+        );
+        break;
+      case "done":
+        merge(message.observed);
+        settle(message.bytesRead);
+        result.resolve({ end: message.end, bytes });
+        break;
+      case "failed":
+        merge(message.observed);
+        settle(message.bytesRead);
+        result.reject(deserializeError(message.error));
+        break;
+    }
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    reported.resolve();
+    result.reject(new WireError("E_IO", `multifd channel ${ctx.id} worker: ${event.message}`));
+  };
+  if (ctx.signal.aborted) onAbort();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  if (ctx.ram.blocks.length === 0) {
+    ctx.ram.whenAnnounced(ctx.signal).then(
+      () => post({ type: "blocks", blocks: blockList(ctx) }),
+      () => {},
+    );
+  }
+  const memory = ctx.ram.bytes.buffer;
+  if (!(memory instanceof SharedArrayBuffer)) {
+    throw new TypeError("a channel Worker needs the RAM image in a SharedArrayBuffer");
+  }
+  post({
+    type: "start",
+    fd: loan.fd,
+    leftover: loan.leftover,
+    id: ctx.id,
+    name: options.name,
+    layout: ctx.layout,
+    ram: memory,
+    blocks: ctx.ram.blocks.length > 0 ? blockList(ctx) : null,
+    readTimeoutMs: ctx.readTimeoutMs,
+    cleanEnd: ctx.cleanEnd,
+    relaxedEof: ctx.relaxedEof,
+    abort: abortFlag.buffer as SharedArrayBuffer,
+  });
+  return result.promise.finally(async () => {
+    ctx.signal.removeEventListener("abort", onAbort);
+    if (!(await settledWithin(reported.promise, 0))) {
+      stop();
+      await settledWithin(reported.promise, STOP_GRACE_MS);
+    }
+    worker.terminate();
+    // Only now can no call of the Worker's be using the descriptor.
+    loan.giveBack();
+  });
+}
+
+function blockList(ctx: MultifdChannelContext): { name: string; length: number }[] {
+  return ctx.ram.blocks.map((b) => ({ name: b.name, length: b.length }));
+}
+
+async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
