@@ -154,6 +154,8 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
   const emit = (event: SourceEvent) => options.onEvent?.(event);
   let channels: OpenedChannels | undefined;
   let scriptEnded: string | undefined;
+  /** When every byte had been handed to the kernel: the transfer's end, as QEMU's total-time. */
+  let transferredAt: number | undefined;
   const evidence: Record<string, unknown> = {
     targetVersion: profile.version,
     layout: profile.layout,
@@ -168,7 +170,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       ...outcome,
       ramSha256: ram.sha256,
       bytes: all.reduce((sum, c) => sum + c.bytesWritten, 0),
-      seconds: (performance.now() - started) / 1000,
+      seconds: ((transferredAt ?? performance.now()) - started) / 1000,
       evidence,
     };
   };
@@ -224,6 +226,9 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       await sender.flush();
       // The Workers are done: the sockets come back for the close.
       await sender[Symbol.asyncDispose]();
+      // Waiting for the destination to close its side (below) is not transfer time: QEMU's
+      // total-time does not wait for it either.
+      transferredAt = performance.now();
     } catch (error) {
       if (!(error instanceof ScriptStop)) throw error;
       scriptEnded = error.message;
