@@ -9,6 +9,9 @@
  *   "abrupt")`). `node:tls` pinned to TLS 1.2 over `raw_tap.ts`, which follows the record
  *   framing (`tls_record.ts`) to tell close_notify from a bare FIN or RST.
  * - `node_conn.ts`: `node:net` connections that can send RST, for the proxies.
+ * - `native_tcp.ts`, `native_sync.ts`, `libc.ts`: plain TCP through libc (FFI) whose calls run on
+ *   threads of their own, `listenThreaded()`/`connectThreaded()`, and `SyncSocket` for a Worker
+ *   that a connection's descriptor is lent to: how several channels are copied by several cores.
  * - `capture_proxy.ts`: records every connection between a real source and destination (plaintext
  *   when it terminates TLS), forwarding each upstream at once in accept order.
  * - `fault_proxy.ts`: delays, reorders, stalls, cuts, resets, and strips close_notify.
@@ -41,5 +44,7 @@ export * from "./tls_record.ts";
 export * from "./raw_tap.ts";
 export * from "./tls.ts";
 export * from "./node_conn.ts";
+export * from "./native_tcp.ts";
+export * from "./native_sync.ts";
 export * from "./capture_proxy.ts";
 export * from "./fault_proxy.ts";

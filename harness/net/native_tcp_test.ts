@@ -13,8 +13,12 @@ Deno.test({
     const size = 8 * 1024 * 1024;
     const source = new Uint8Array(size);
     for (let i = 0; i < size; i += 512) source[i] = (i >>> 9) & 0xff;
-    await Promise.all([0, 1, 2, 3].map(async () => {
-      const [client, server] = await Promise.all([connectNative(listener.addr), listener.accept()]);
+    // Connected one at a time, so each accept pairs with its own connect; then moved in parallel.
+    const pairs = [];
+    for (let i = 0; i < 4; i++) {
+      pairs.push(await Promise.all([connectNative(listener.addr), listener.accept()]));
+    }
+    await Promise.all(pairs.map(async ([client, server]) => {
       try {
         assert.equal(server.remoteAddr.port, client.localAddr.port);
         client.setNoDelay(true);

@@ -25,6 +25,9 @@ type Start = Extract<ToChannelWorker, { type: "start" }>;
 /** Progress is reported at most this often: a message per packet costs the Worker dearly. */
 const PROGRESS_INTERVAL_MS = 50;
 
+/** Small reads take up to this much of what the socket has; larger ones go straight to RAM. */
+const STAGE_SIZE = 8192;
+
 const abort = new AbortController();
 let ram: RamImage | null = null;
 let pendingBlocks: Extract<ToChannelWorker, { type: "blocks" }> | null = null;
@@ -63,21 +66,35 @@ post({ type: "ready" });
 class ChannelInput {
   readonly #socket: SyncSocket;
   readonly #name: string;
-  #leftover: Uint8Array;
+  /** Bytes received and not consumed: the lent leftover, then what a small read brought. */
+  #staged: Uint8Array;
+  readonly #stage = new Uint8Array(STAGE_SIZE);
   bytesRead = 0;
 
   constructor(socket: SyncSocket, leftover: Uint8Array, name: string) {
     this.#socket = socket;
-    this.#leftover = leftover;
+    this.#staged = leftover;
     this.#name = name;
   }
 
-  /** Fills `into`; `false` at a clean end before its first byte when `endOk`. */
+  /**
+   * Fills `into`; `false` at a clean end before its first byte when `endOk`. A small read takes
+   * what the socket has, up to a few KiB, so a packet's header and body cost one call; a large
+   * one (a payload) goes straight into place.
+   */
   read(into: Uint8Array, what: string, endOk: boolean): boolean {
-    let got = Math.min(into.length, this.#leftover.length);
-    into.set(this.#leftover.subarray(0, got));
-    this.#leftover = this.#leftover.subarray(got);
-    if (got < into.length) got += this.#socket.readFull(into.subarray(got), what);
+    let got = this.#fromStage(into);
+    while (got < into.length) {
+      const want = into.length - got;
+      if (want >= STAGE_SIZE / 2) {
+        got += this.#socket.readFull(into.subarray(got), what);
+        break;
+      }
+      const n = this.#socket.read(this.#stage, what);
+      if (n === 0) break;
+      this.#staged = this.#stage.subarray(0, n);
+      got += this.#fromStage(into.subarray(got));
+    }
     this.bytesRead += got;
     if (got === into.length) return true;
     if (got === 0 && endOk) return false;
@@ -86,6 +103,13 @@ class ChannelInput {
       `end of stream on ${this.#name} after ${got} of ${into.length} bytes of ${what}`,
       { field: what, received: got, expected: into.length },
     );
+  }
+
+  #fromStage(into: Uint8Array): number {
+    const n = Math.min(into.length, this.#staged.length);
+    into.set(this.#staged.subarray(0, n));
+    this.#staged = this.#staged.subarray(n);
+    return n;
   }
 }
 
