@@ -1,7 +1,7 @@
 /**
- * The C library's socket calls through Deno's FFI, shared by `native_tcp.ts` (calls on the
- * blocking thread pool, for the JavaScript thread) and `native_sync.ts` (blocking calls, for a
- * Worker that owns a channel). Linux only; the constants are those of x86-64 and AArch64, which
+ * The C library's socket calls through Deno's FFI, shared by `native_tcp.ts` (non-blocking
+ * sockets for the JavaScript thread, with one `poll` on Deno's blocking pool waiting for all of
+ * them) and `native_sync.ts` (blocking calls, for a Worker that owns a channel). Linux only; the constants are those of x86-64 and AArch64, which
  * agree on every one used here.
  *
  * @module
@@ -13,6 +13,20 @@ export const AF_INET = 2;
 export const SOCK_STREAM = 1;
 /** `SOCK_CLOEXEC`. */
 export const SOCK_CLOEXEC = 0o2000000;
+/** `SOCK_NONBLOCK`, `O_NONBLOCK`, `EFD_NONBLOCK`. */
+export const O_NONBLOCK = 0o4000;
+/** `F_GETFL`. */
+export const F_GETFL = 3;
+/** `F_SETFL`. */
+export const F_SETFL = 4;
+/** `SO_ERROR`. */
+export const SO_ERROR = 4;
+/** `MSG_DONTWAIT`. */
+export const MSG_DONTWAIT = 0x40;
+/** `POLLOUT`. */
+export const POLLOUT = 0x4;
+/** `POLLNVAL`. */
+export const POLLNVAL = 0x20;
 /** `SOL_SOCKET`. */
 export const SOL_SOCKET = 1;
 /** `SO_REUSEADDR`. */
@@ -56,10 +70,22 @@ const SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32", nonblocking: true },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32", nonblocking: true },
-  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize", nonblocking: true },
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize", nonblocking: true },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  /** The one call that blocks a pool thread: the reactor's wait on every socket at once. */
+  pollWait: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   recvBlocking: {
     name: "recv",
     parameters: ["i32", "buffer", "usize", "i32"],

@@ -38,8 +38,8 @@ Deno.test({
   ignore: !available,
 }, async () => {
   using conns = await pair();
-  const data = pattern(3 * 1024 * 1024 + 5, 1);
-  // This thread blocks in the reads: the write runs on the pool and needs nothing from it.
+  // Small enough for the socket buffers: this thread blocks in the reads, so the write must not wait.
+  const data = pattern(200_005, 1);
   const written = conns.client.write(data);
   const fd = conns.server.lend("read");
   const target = new Uint8Array(new SharedArrayBuffer(data.length + 100));
@@ -58,22 +58,41 @@ Deno.test({
   name: "SyncSocket writes many buffers in order with sendmsg, across partial writes",
   ignore: !available,
 }, async () => {
-  using conns = await pair();
-  const parts = [pattern(1300, 2), new Uint8Array(0), pattern(4 * 1024 * 1024, 3), pattern(7, 4)];
-  const total = parts.reduce((sum, p) => sum + p.length, 0);
-  const received = new Uint8Array(total);
-  const reading = conns.server.readFull(received);
-  const fd = conns.client.lend("write");
-  const socket = new SyncSocket(fd, { timeoutMs: 5000, name: "test channel" });
-  socket.writeAllv(parts);
-  conns.client.giveBack("write");
-  assert.equal(await reading, total);
-  let at = 0;
-  for (const part of parts) {
-    assert.deepEqual(received.subarray(at, at + part.length), part);
-    at += part.length;
+  // The reader is another process: this thread blocks in the writes.
+  const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+  const reader = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} });
+       const bytes = new Uint8Array(await new Response(c.readable).arrayBuffer());
+       const hash = await crypto.subtle.digest("SHA-256", bytes);
+       console.log(bytes.length, Array.from(new Uint8Array(hash)).join(","));`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const server = await listener.accept();
+  listener.close();
+  try {
+    const parts = [pattern(1300, 2), new Uint8Array(0), pattern(4 * 1024 * 1024, 3), pattern(7, 4)];
+    const total = parts.reduce((sum, p) => sum + p.length, 0);
+    const socket = new SyncSocket(server.lend("write"), { timeoutMs: 10_000, name: "channel" });
+    socket.writeAllv(parts);
+    server.giveBack("write");
+    assert.equal(socket.bytesWritten, total);
+    await server.closeWrite();
+    const whole = new Uint8Array(total);
+    let at = 0;
+    for (const part of parts) {
+      whole.set(part, at);
+      at += part.length;
+    }
+    const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", whole)).join(",");
+    const { stdout } = await reader.output();
+    assert.equal(new TextDecoder().decode(stdout).trim(), `${total} ${expected}`);
+  } finally {
+    server.close();
   }
-  assert.equal(socket.bytesWritten, total);
 });
 
 Deno.test({

@@ -1,8 +1,9 @@
 /**
- * Plain TCP through the C library's blocking socket calls, each run on Deno's blocking thread pool
- * (FFI `nonblocking`). Deno's own sockets are read and written by the one JavaScript thread, so
- * every byte of every channel is copied by one core; here each connection's `recv`/`send` runs on
- * a thread of its own, so several channels copy at once, as QEMU's per-channel threads do.
+ * Plain TCP through the C library (FFI): non-blocking sockets read and written by the JavaScript
+ * thread, readiness from one `poll` for all of them (`native_reactor.ts`). What Deno's own sockets
+ * cannot do is the point: a connection's descriptor can be lent to a Worker, which then reads or
+ * writes it with blocking calls (`native_sync.ts`), so several channels are copied by several
+ * cores at once, as QEMU's per-channel threads do.
  *
  * The connections behave like `Deno.TcpConn` where the harness relies on it: `read` resolves
  * `null` at FIN, `closeWrite` sends FIN, `close` with unread bytes resets the connection, and a
@@ -17,19 +18,25 @@
  * @module
  */
 
+import { Reactor } from "./native_reactor.ts";
 import {
   AF_INET,
+  F_GETFL,
+  F_SETFL,
   hungUp,
   IPPROTO_TCP,
   type Libc,
   loadLibc,
-  MAX_RETRIES,
+  MSG_DONTWAIT,
   MSG_NOSIGNAL,
-  MSG_WAITALL,
+  O_NONBLOCK,
+  POLLIN,
+  POLLOUT,
   setOption,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
+  SO_ERROR,
   SO_REUSEADDR,
   SOCK_CLOEXEC,
   SOCK_STREAM,
@@ -107,15 +114,27 @@ function addressOf(lib: Libc, fd: number, which: "getsockname" | "getpeername"):
   };
 }
 
+/** The reactor of this thread, made on first use. */
+let reactor: Reactor | undefined;
+
+function reactorOf(lib: Libc): Reactor {
+  return reactor ??= new Reactor(lib);
+}
+
+function setBlocking(lib: Libc, fd: number, blocking: boolean): void {
+  const flags = lib.fcntl(fd, F_GETFL, 0);
+  lib.fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+}
+
 /**
- * A file descriptor that is closed only once no call runs on it any more, so a pool thread never
+ * A file descriptor that is closed only once no call or loan uses it any more, so nothing ever
  * works on a number the kernel has handed out again.
  */
 class Descriptor {
   readonly lib: Libc;
   readonly fd: number;
-  #calls = 0;
-  #writes = 0;
+  #uses = 0;
+  #lentForWrite = 0;
   #closing = false;
   #released = false;
 
@@ -128,59 +147,67 @@ class Descriptor {
     return this.#closing;
   }
 
-  /** Runs one blocking call on the pool, keeping the descriptor open until it returns. */
-  async call<T>(run: () => Promise<T>, write = false): Promise<T> {
+  /** Runs `op` (which may wait for readiness), keeping the descriptor open until it is done. */
+  async use<T>(op: () => Promise<T>): Promise<T> {
     if (this.#closing) throw new Deno.errors.BadResource("socket is closed");
-    this.#calls++;
-    if (write) this.#writes++;
+    this.#uses++;
     try {
-      return await run();
+      return await op();
     } finally {
-      this.#calls--;
-      if (write) this.#writes--;
-      if (this.#closing && this.#calls === 0) this.#release();
+      this.#uses--;
+      this.#releaseIfIdle();
     }
   }
 
-  /**
-   * Counts a use by another thread (a Worker) as a call in flight until {@linkcode giveBack}:
-   * the descriptor stays open, and {@linkcode close} meanwhile wakes that thread's blocked calls.
-   */
+  /** Waits until the socket is ready for `events`, or is being closed. */
+  ready(events: number): Promise<void> {
+    return reactorOf(this.lib).wait(this.fd, events);
+  }
+
+  /** A use by another thread until {@linkcode giveBack}; the socket blocks meanwhile. */
   lend(write: boolean): number {
     if (this.#closing) throw new Deno.errors.BadResource("socket is closed");
-    this.#calls++;
-    if (write) this.#writes++;
+    this.#uses++;
+    if (write) this.#lentForWrite++;
+    setBlocking(this.lib, this.fd, true);
     return this.fd;
   }
 
   /** Ends a use begun with {@linkcode lend}. */
   giveBack(write: boolean): void {
-    this.#calls--;
-    if (write) this.#writes--;
-    if (this.#closing && this.#calls === 0) this.#release();
+    this.#uses--;
+    if (write) this.#lentForWrite--;
+    if (!this.#closing) setBlocking(this.lib, this.fd, false);
+    this.#releaseIfIdle();
   }
 
   /**
-   * Closes the descriptor now, or wakes the calls that block on it and closes it after them:
-   * `SHUT_RD` wakes a reader without sending anything (the final `close` decides between FIN and
-   * reset as a plain close does); a blocked writer needs `SHUT_RDWR`.
+   * Closes the descriptor now, or wakes what uses it and closes it after: waiters here are
+   * released; a Worker blocked in a lent call is woken by `shutdown` (`SHUT_RD` sends nothing, so
+   * the final `close` still decides between FIN and reset; a blocked writer needs `SHUT_RDWR`).
    */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    if (this.#calls === 0) return this.#release();
-    this.lib.shutdown(this.fd, this.#writes > 0 ? SHUT_RDWR : SHUT_RD);
+    if (this.#uses === 0) return this.#release();
+    this.lib.shutdown(this.fd, this.#lentForWrite > 0 ? SHUT_RDWR : SHUT_RD);
+    reactorOf(this.lib).release(this.fd);
+  }
+
+  #releaseIfIdle(): void {
+    if (this.#closing && this.#uses === 0) this.#release();
   }
 
   #release(): void {
     if (this.#released) return;
     this.#released = true;
+    reactor?.release(this.fd);
     this.lib.close(this.fd);
   }
 }
 
 /**
- * A TCP connection whose reads and writes run on the blocking thread pool.
+ * A non-blocking TCP connection driven by this thread, whose descriptor can be lent to a Worker.
  *
  * @example Echo a few bytes through a native listener
  * ```ts ignore
@@ -199,7 +226,7 @@ export class NativeTcpConn {
   readonly remoteAddr: Deno.NetAddr;
   readonly #fd: Descriptor;
 
-  /** Wraps a connected descriptor (from `accept4` or `connect`). */
+  /** Wraps a connected, non-blocking descriptor. */
   constructor(lib: Libc, fd: number) {
     this.#fd = new Descriptor(lib, fd);
     this.localAddr = addressOf(lib, fd, "getsockname");
@@ -208,9 +235,9 @@ export class NativeTcpConn {
 
   /**
    * Lends the descriptor to a Worker, which reads (`"read"`) or writes (`"write"`) it with
-   * {@linkcode SyncSocket} until {@linkcode NativeTcpConn.giveBack}. This thread must not use the
-   * connection meanwhile; `close` wakes the Worker's blocked calls (`shutdown`) and closes the
-   * descriptor once it is given back.
+   * {@linkcode SyncSocket} (blocking) until {@linkcode NativeTcpConn.giveBack}. This thread must
+   * not use the connection meanwhile; `close` wakes the Worker's blocked calls (`shutdown`) and
+   * closes the descriptor once it is given back.
    */
   lend(use: "read" | "write"): number {
     return this.#fd.lend(use === "write");
@@ -224,38 +251,39 @@ export class NativeTcpConn {
   /** Reads at least one byte into `buffer`; `null` at end of stream. */
   read(buffer: Uint8Array): Promise<number | null> {
     if (buffer.length === 0) return Promise.resolve(0);
-    return this.#recv(buffer, 0);
+    return this.#fd.use(() => this.#recv(buffer));
   }
 
-  /**
-   * Fills all of `buffer` in one call (`MSG_WAITALL`), as QEMU reads a payload. Resolves with
-   * fewer bytes only at end of stream (then `null` if none came).
-   */
-  async readFull(buffer: Uint8Array): Promise<number | null> {
-    let got = 0;
-    while (got < buffer.length) {
-      const n = await this.#recv(buffer.subarray(got), MSG_WAITALL);
-      if (n === null) break;
-      got += n;
-    }
-    return got === 0 && buffer.length > 0 ? null : got;
+  /** Fills all of `buffer`; fewer bytes only at end of stream (then `null` if none came). */
+  readFull(buffer: Uint8Array): Promise<number | null> {
+    return this.#fd.use(async () => {
+      let got = 0;
+      while (got < buffer.length) {
+        const n = await this.#recv(buffer.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return got === 0 && buffer.length > 0 ? null : got;
+    });
   }
 
-  /** Writes `buffer` (blocking until the kernel took it all, or failed) and returns the count. */
+  /** Writes some of `buffer` (waiting until the socket takes a byte) and returns the count. */
   write(buffer: Uint8Array): Promise<number> {
     const fd = this.#fd;
-    return fd.call(async () => {
-      for (let retries = 0;;) {
+    return fd.use(async () => {
+      for (;;) {
         const n = Number(
-          await fd.lib.send(fd.fd, buffer, BigInt(buffer.length), MSG_NOSIGNAL),
+          fd.lib.send(fd.fd, buffer, BigInt(buffer.length), MSG_DONTWAIT | MSG_NOSIGNAL),
         );
         if (n >= 0) return n;
         if (fd.closing) throw new Deno.errors.Interrupted("connection closed while writing");
-        if (hungUp(fd.lib, fd.fd) || ++retries > MAX_RETRIES) {
+        if (hungUp(fd.lib, fd.fd)) {
           throw new Deno.errors.BrokenPipe("send failed: the peer closed or reset the connection");
         }
+        await fd.ready(POLLOUT);
+        if (fd.closing) throw new Deno.errors.Interrupted("connection closed while writing");
       }
-    }, true);
+    });
   }
 
   /** Sends FIN; reading goes on. */
@@ -275,24 +303,25 @@ export class NativeTcpConn {
     this.#fd.close();
   }
 
-  #recv(buffer: Uint8Array, flags: number): Promise<number | null> {
+  async #recv(buffer: Uint8Array): Promise<number | null> {
     const fd = this.#fd;
-    return fd.call(async () => {
-      for (let retries = 0;;) {
-        const n = Number(await fd.lib.recv(fd.fd, buffer, BigInt(buffer.length), flags));
-        if (fd.closing) throw new Deno.errors.Interrupted("connection closed while reading");
-        if (n > 0) return n;
-        if (n === 0) return null;
-        if (hungUp(fd.lib, fd.fd) || ++retries > MAX_RETRIES) {
-          throw new Deno.errors.ConnectionReset("recv failed: the peer reset the connection");
-        }
+    for (;;) {
+      const n = Number(fd.lib.recv(fd.fd, buffer, BigInt(buffer.length), MSG_DONTWAIT));
+      if (fd.closing) throw new Deno.errors.Interrupted("connection closed while reading");
+      if (n > 0) return n;
+      if (n === 0) return null;
+      // -1: nothing to read yet, or a failure; a failed socket is hung up.
+      if (hungUp(fd.lib, fd.fd)) {
+        throw new Deno.errors.ConnectionReset("recv failed: the peer reset the connection");
       }
-    });
+      await fd.ready(POLLIN);
+      if (fd.closing) throw new Deno.errors.Interrupted("connection closed while reading");
+    }
   }
 }
 
 /**
- * A listening socket whose `accept` runs on the blocking thread pool.
+ * A non-blocking listening socket.
  *
  * @example
  * ```ts ignore
@@ -307,7 +336,7 @@ export class NativeTcpListener {
   readonly #lib: Libc;
   readonly #fd: Descriptor;
 
-  /** Wraps a bound, listening descriptor. */
+  /** Wraps a bound, listening, non-blocking descriptor. */
   constructor(lib: Libc, fd: number) {
     this.#lib = lib;
     this.#fd = new Descriptor(lib, fd);
@@ -317,17 +346,13 @@ export class NativeTcpListener {
   /** The next connection. Rejects with `BadResource` once the listener is closed. */
   accept(): Promise<NativeTcpConn> {
     const fd = this.#fd;
-    return fd.call(async () => {
-      for (let retries = 0;;) {
-        const conn = await this.#lib.accept4(fd.fd, null, null, SOCK_CLOEXEC);
-        if (conn >= 0) {
-          if (fd.closing) {
-            this.#lib.close(conn);
-            break;
-          }
-          return new NativeTcpConn(this.#lib, conn);
-        }
-        if (fd.closing || ++retries > MAX_RETRIES) break;
+    return fd.use(async () => {
+      for (let failures = 0; !fd.closing;) {
+        const conn = this.#lib.accept4(fd.fd, null, null, SOCK_CLOEXEC | O_NONBLOCK);
+        if (conn >= 0) return new NativeTcpConn(this.#lib, conn);
+        // Nothing pending, or a connection that failed before it was accepted: wait, retry.
+        if (hungUp(this.#lib, fd.fd) || ++failures > 1000) break;
+        await fd.ready(POLLIN);
       }
       throw new Deno.errors.BadResource("listener is closed");
     });
@@ -335,9 +360,6 @@ export class NativeTcpListener {
 
   /** Stops listening; a pending accept rejects. Safe to call twice. */
   close(): void {
-    if (this.#fd.closing) return;
-    // A blocked accept4 returns only once the socket stops listening.
-    this.#lib.shutdown(this.#fd.fd, SHUT_RDWR);
     this.#fd.close();
   }
 }
@@ -349,14 +371,14 @@ export class NativeTcpListener {
  * @example
  * ```ts ignore
  * import { listenNative } from "./native_tcp.ts";
- * using _ = { [Symbol.dispose]: () => listener.close() };
  * const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+ * listener.close();
  * ```
  */
 export function listenNative(address: NativeTcpAddress): NativeTcpListener {
   const lib = requireLibc();
   const addr = sockaddr(address);
-  const fd = lib.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const fd = lib.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | O_NONBLOCK, 0);
   if (fd < 0) throw new Deno.errors.NotSupported("socket() failed");
   setOption(lib, fd, SOL_SOCKET, SO_REUSEADDR, true);
   if (lib.bind(fd, addr, SOCKADDR_IN_SIZE) !== 0 || lib.listen(fd, LISTEN_BACKLOG) !== 0) {
@@ -380,14 +402,25 @@ export function listenNative(address: NativeTcpAddress): NativeTcpListener {
 export async function connectNative(address: NativeTcpAddress): Promise<NativeTcpConn> {
   const lib = requireLibc();
   const addr = sockaddr(address);
-  const fd = lib.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const fd = lib.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | O_NONBLOCK, 0);
   if (fd < 0) throw new Deno.errors.NotSupported("socket() failed");
   const descriptor = new Descriptor(lib, fd);
   let connected = false;
   try {
-    connected = await descriptor.call(async () =>
-      (await lib.connect(fd, addr, SOCKADDR_IN_SIZE)) === 0
-    );
+    connected = await descriptor.use(async () => {
+      // Non-blocking: 0 at once on loopback, else EINPROGRESS; writable once it is decided.
+      if (lib.connect(fd, addr, SOCKADDR_IN_SIZE) !== 0) await descriptor.ready(POLLOUT);
+      const error = new Int32Array(1);
+      const length = new Uint32Array([4]);
+      lib.getsockopt(
+        fd,
+        SOL_SOCKET,
+        SO_ERROR,
+        new Uint8Array(error.buffer),
+        new Uint8Array(length.buffer),
+      );
+      return !descriptor.closing && error[0] === 0 && addressOf(lib, fd, "getpeername").port !== 0;
+    });
   } finally {
     if (!connected) descriptor.close();
   }
