@@ -73,3 +73,30 @@ Deno.test({
   assert.throws(() => listenNative({ hostname: "localhost", port: 0 }), /dotted IPv4.*localhost/);
   assert.throws(() => listenNative({ hostname: "127.0.0.1", port: 70000 }), /port.*70000/);
 });
+
+Deno.test({
+  name: "native TCP: many idle reads hold no pool thread each (Deno's pool has 32)",
+  ignore: !available,
+}, async () => {
+  const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
+  const pairs = [];
+  try {
+    for (let i = 0; i < 40; i++) {
+      pairs.push(await Promise.all([connectNative(listener.addr), listener.accept()]));
+    }
+    const reads = pairs.map(([, server]) => server.read(new Uint8Array(8)).catch((e) => e));
+    // File I/O runs on the same pool: it must not queue behind 40 idle sockets.
+    const started = performance.now();
+    await Deno.readFile(new URL(import.meta.url));
+    assert.ok(performance.now() - started < 2000, "a file read waited for idle sockets");
+    await pairs[0][0].write(new Uint8Array([1]));
+    assert.equal(await reads[0], 1);
+    for (const [client, server] of pairs) {
+      client.close();
+      server.close();
+    }
+    for (const read of reads.slice(1)) assert.ok((await read) instanceof Deno.errors.Interrupted);
+  } finally {
+    listener.close();
+  }
+});
