@@ -4,7 +4,7 @@
  * themselves, so that RAM seeding, pattern generation and digesting stay outside the timed part:
  *
  * - QEMU source: `total-time` of `query-migrate` (from `migrate` to completion, setup included);
- * - TypeScript source: from its first connection attempt until every channel is closed;
+ * - TypeScript source: from its first connection attempt until its last byte is handed to the kernel;
  * - TypeScript destination: from its first accepted connection until every channel has ended;
  * - QEMU destination: from its `active` to its `completed` MIGRATION event, by the events'
  *   timestamps (`evidence.transferSeconds`), so the wait for the source stays outside.

@@ -45,7 +45,7 @@ const PROFILE_CHANNELS = 4;
 
 const TIMING = "a run's transfer time is the longer of the two sides' own spans. QEMU source: " +
   "`total-time` of `query-migrate` (from `migrate` to completion, setup and connections " +
-  "included). TypeScript source: from its first connection to the close of every channel. " +
+  "included). TypeScript source: from its first connection until its last byte is handed to the kernel. " +
   "TypeScript destination: from its first accepted connection until every channel has ended. " +
   "QEMU destination: from its `active` to its `completed` MIGRATION event, by the events' " +
   "timestamps (`active` once every channel is connected and loading starts). RAM seeding, " +
