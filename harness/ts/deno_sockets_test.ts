@@ -23,7 +23,8 @@ async function interopOnDenoSockets(src: string, dst: string): Promise<Record<st
 
 for (const [src, dst] of [["qemu-10.0", "ts"], ["ts", "qemu-10.0"], ["ts", "ts"]]) {
   Deno.test({
-    name: `on Deno's sockets (MIGWIRE_NATIVE_TCP=0), ${src} → ${dst} completes with the source's RAM`,
+    name:
+      `on Deno's sockets (MIGWIRE_NATIVE_TCP=0), ${src} → ${dst} completes with the source's RAM`,
     ignore: !qemu && (src !== "ts" || dst !== "ts"),
   }, async () => {
     const result = await interopOnDenoSockets(src, dst);
