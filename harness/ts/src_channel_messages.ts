@@ -45,8 +45,14 @@ export interface SyncMessage {
   readonly pure: boolean;
 }
 
+/** Packets for one channel posted at once: a message per packet costs more than its packing. */
+export interface BatchMessage {
+  readonly type: "batch";
+  readonly packets: readonly PacketMessage[];
+}
+
 /** What the main thread posts to a channel Worker. */
-export type ToChannel = StartMessage | AttachMessage | PacketMessage | SyncMessage;
+export type ToChannel = StartMessage | AttachMessage | PacketMessage | BatchMessage | SyncMessage;
 
 /** A failure, as {@linkcode encodeError} makes it. */
 export interface EncodedError {
@@ -62,6 +68,8 @@ export type FromChannel =
   | { readonly type: "ready" }
   | {
     readonly type: "written";
+    /** Packets of the message this answers (a batch answers once). */
+    readonly packets: number;
     readonly bytes: number;
     readonly normalPages: number;
     readonly zeroPages: number;

@@ -14,7 +14,12 @@
 
 import { SyncSocket } from "../net/native_sync.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import { encodeError, type FromChannel, type ToChannel } from "./src_channel_messages.ts";
+import {
+  encodeError,
+  type FromChannel,
+  type PacketMessage,
+  type ToChannel,
+} from "./src_channel_messages.ts";
 import { PacketBuffer, PagePacker, type StaleFields } from "./src_packer.ts";
 
 let packer: PagePacker | undefined;
@@ -26,6 +31,17 @@ let failed = false;
 
 function post(message: FromChannel): void {
   self.postMessage(message);
+}
+
+/** Packs and writes one packet; returns its bytes on the wire. */
+function writePacket(message: PacketMessage): number {
+  const pages = message.pages ??
+    packer!.packRangeHeader(header, message.first, message.count, message.packetNum);
+  if (message.pages) packer!.packPagesHeader(header, pages, message.count, message.packetNum);
+  stale.ramBlock = packer!.ramBlock;
+  stale.nextPacketSize = header.normalPages * PAGE_SIZE;
+  socket!.writeAllv([header.header, ...packer!.payloadViews(pages, header.normalPages)], "packet");
+  return header.length;
 }
 
 function handle(message: ToChannel): void {
@@ -41,29 +57,33 @@ function handle(message: ToChannel): void {
         abort,
       });
       return;
-    case "packet": {
-      const pages = message.pages ??
-        packer!.packRangeHeader(header, message.first, message.count, message.packetNum);
-      if (message.pages) packer!.packPagesHeader(header, pages, message.count, message.packetNum);
-      stale.ramBlock = packer!.ramBlock;
-      stale.nextPacketSize = header.normalPages * PAGE_SIZE;
-      socket!.writeAllv(
-        [header.header, ...packer!.payloadViews(pages, header.normalPages)],
-        "packet",
-      );
-      break;
+    case "packet":
+      post({
+        type: "written",
+        packets: 1,
+        bytes: writePacket(message),
+        normalPages: header.normalPages,
+        zeroPages: header.zeroPages,
+      });
+      return;
+    case "batch": {
+      let bytes = 0;
+      let normalPages = 0;
+      let zeroPages = 0;
+      for (const packet of message.packets) {
+        bytes += writePacket(packet);
+        normalPages += header.normalPages;
+        zeroPages += header.zeroPages;
+      }
+      post({ type: "written", packets: message.packets.length, bytes, normalPages, zeroPages });
+      return;
     }
     case "sync":
       packer!.fillSync(header, message.packetNum, message.pure ? null : stale);
       socket!.writeAll(header.header, "packet");
-      break;
+      post({ type: "written", packets: 1, bytes: header.length, normalPages: 0, zeroPages: 0 });
+      return;
   }
-  post({
-    type: "written",
-    bytes: header.length,
-    normalPages: header.normalPages,
-    zeroPages: header.zeroPages,
-  });
 }
 
 self.onmessage = (event: MessageEvent<ToChannel>): void => {
