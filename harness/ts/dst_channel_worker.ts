@@ -10,15 +10,11 @@
 /// <reference lib="deno.worker" />
 
 import { SyncSocket } from "../net/native_sync.ts";
-import { WireError } from "../wire/errors.ts";
+import { WireError, wireErrorToData } from "../wire/errors.ts";
 import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
-import {
-  type FromChannelWorker,
-  serializeError,
-  type ToChannelWorker,
-} from "./dst_worker_messages.ts";
+import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.ts";
 
 type Start = Extract<ToChannelWorker, { type: "start" }>;
 
@@ -179,7 +175,7 @@ async function run(start: Start): Promise<void> {
   } catch (error) {
     post({
       type: "failed",
-      error: serializeError(error),
+      error: wireErrorToData(error),
       observed,
       bytesRead: input?.bytesRead ?? 0,
     });

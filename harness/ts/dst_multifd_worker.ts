@@ -10,15 +10,11 @@
  */
 
 import { Deadline, type WaitOptions } from "../net/wait.ts";
-import { WireError } from "../wire/errors.ts";
+import { WireError, wireErrorFromData } from "../wire/errors.ts";
 import type { ChannelLoan } from "./dst_conn.ts";
 import type { ChannelEnd, MultifdChannelContext } from "./dst_multifd.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
-import {
-  deserializeError,
-  type FromChannelWorker,
-  type ToChannelWorker,
-} from "./dst_worker_messages.ts";
+import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.ts";
 
 /** How long a Worker may take to report after it was told to stop. */
 const STOP_GRACE_MS = 2_000;
@@ -166,7 +162,7 @@ export function receiveMultifdChannelInWorker(
       case "failed":
         merge(message.observed);
         settle(message.bytesRead);
-        result.reject(deserializeError(message.error));
+        result.reject(wireErrorFromData(message.error));
         break;
     }
   };

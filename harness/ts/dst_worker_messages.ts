@@ -1,12 +1,12 @@
 /**
  * The messages between the destination and a Worker that receives one multifd channel
- * (`dst_channel_worker.ts`), and how a `WireError` crosses between them unchanged.
+ * (`dst_channel_worker.ts`). A failure crosses as `WireErrorData`.
  *
  * @module
  */
 
 import type { PacketLayout } from "../wire/packet.ts";
-import { type ErrorClass, WireError } from "../wire/errors.ts";
+import type { WireErrorData } from "../wire/errors.ts";
 import type { ChannelEnd } from "./dst_multifd.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
 
@@ -39,15 +39,6 @@ export type ToChannelWorker =
   | { readonly type: "released" }
   | { readonly type: "abort"; readonly reason: string };
 
-/** A `WireError` as plain data. */
-export interface SerializedError {
-  readonly errorClass: ErrorClass;
-  readonly message: string;
-  readonly field?: string;
-  readonly received?: string | number;
-  readonly expected?: string | number;
-}
-
 /** Worker → destination. */
 export type FromChannelWorker =
   | { readonly type: "ready" }
@@ -62,52 +53,7 @@ export type FromChannelWorker =
   }
   | {
     readonly type: "failed";
-    readonly error: SerializedError;
+    readonly error: WireErrorData;
     readonly observed: ObservedConnection;
     readonly bytesRead: number;
   };
-
-/**
- * A `WireError` (any other error becomes `E_IO`) as plain data for `postMessage`.
- *
- * @example
- * ```ts
- * import { deserializeError, serializeError } from "./dst_worker_messages.ts";
- * import { WireError } from "../wire/errors.ts";
- * const copy = deserializeError(serializeError(new WireError("E_PACKET", "bad", { field: "x" })));
- * console.log(copy.message); // E_PACKET: bad; field x
- * ```
- */
-export function serializeError(error: unknown): SerializedError {
-  const wire = error instanceof WireError
-    ? error
-    : new WireError("E_IO", `channel worker failed: ${error}`);
-  const plain = (value: unknown) =>
-    typeof value === "bigint" ? value.toString() : value as string | number | undefined;
-  return {
-    errorClass: wire.errorClass,
-    message: wire.message,
-    ...(wire.field === undefined ? {} : { field: wire.field }),
-    ...(wire.received === undefined ? {} : { received: plain(wire.received) }),
-    ...(wire.expected === undefined ? {} : { expected: plain(wire.expected) }),
-  };
-}
-
-/**
- * The `WireError` that {@linkcode serializeError} described, with the same class and message.
- *
- * @example
- * ```ts
- * import { deserializeError } from "./dst_worker_messages.ts";
- * console.log(deserializeError({ errorClass: "E_TIMEOUT", message: "E_TIMEOUT: slow" }).errorClass);
- * ```
- */
-export function deserializeError(data: SerializedError): WireError {
-  const error = new WireError(data.errorClass, "", {
-    field: data.field,
-    received: data.received,
-    expected: data.expected,
-  });
-  error.message = data.message;
-  return error;
-}

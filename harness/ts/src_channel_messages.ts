@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ErrorClass, WireError } from "../wire/errors.ts";
+import type { WireErrorData } from "../wire/errors.ts";
 import type { PacketLayout } from "../wire/packet.ts";
 
 /** Sets the Worker up: the RAM it packs from and the flag that stops its calls. */
@@ -54,15 +54,6 @@ export interface BatchMessage {
 /** What the main thread posts to a channel Worker. */
 export type ToChannel = StartMessage | AttachMessage | PacketMessage | BatchMessage | SyncMessage;
 
-/** A failure, as {@linkcode encodeError} makes it. */
-export interface EncodedError {
-  readonly errorClass: ErrorClass;
-  readonly message: string;
-  readonly field?: string;
-  readonly received?: string | number;
-  readonly expected?: string | number;
-}
-
 /** What a channel Worker posts back. */
 export type FromChannel =
   | { readonly type: "ready" }
@@ -74,49 +65,4 @@ export type FromChannel =
     readonly normalPages: number;
     readonly zeroPages: number;
   }
-  | { readonly type: "error"; readonly error: EncodedError };
-
-/**
- * A thrown value as a message: a `WireError`'s class, message and fields, else `E_IO`.
- *
- * @example
- * ```ts
- * import { decodeError, encodeError } from "./src_channel_messages.ts";
- * import { WireError } from "../wire/errors.ts";
- * const error = new WireError("E_TIMEOUT", "no progress", { field: "packet" });
- * console.log(decodeError(encodeError(error)).message === error.message); // true
- * ```
- */
-export function encodeError(error: unknown): EncodedError {
-  if (!(error instanceof WireError)) {
-    return { errorClass: "E_IO", message: `E_IO: ${error}` };
-  }
-  const plain = (v: unknown) => typeof v === "bigint" ? v.toString() : v as string | undefined;
-  return {
-    errorClass: error.errorClass,
-    message: error.message,
-    field: error.field,
-    received: plain(error.received),
-    expected: plain(error.expected),
-  };
-}
-
-/** The `WireError` that {@linkcode encodeError} encoded: same class, message and fields. */
-export function decodeError(encoded: EncodedError): WireError {
-  const detail = {
-    field: encoded.field,
-    received: encoded.received,
-    expected: encoded.expected,
-  };
-  // The message is the summary followed by the details: rebuild it from the summary alone.
-  const probe = new WireError(encoded.errorClass, "", detail).message;
-  const prefix = `${encoded.errorClass}: `;
-  const suffix = probe.slice(prefix.length);
-  let summary = encoded.message;
-  if (summary.startsWith(prefix)) summary = summary.slice(prefix.length);
-  if (suffix && summary.endsWith(suffix)) summary = summary.slice(0, -suffix.length);
-  const error = new WireError(encoded.errorClass, summary, detail);
-  return error.message === encoded.message
-    ? error
-    : new WireError(encoded.errorClass, encoded.message.slice(prefix.length));
-}
+  | { readonly type: "error"; readonly error: WireErrorData };

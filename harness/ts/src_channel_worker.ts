@@ -13,13 +13,9 @@
 /// <reference lib="deno.worker" />
 
 import { SyncSocket } from "../net/native_sync.ts";
+import { wireErrorToData } from "../wire/errors.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import {
-  encodeError,
-  type FromChannel,
-  type PacketMessage,
-  type ToChannel,
-} from "./src_channel_messages.ts";
+import type { FromChannel, PacketMessage, ToChannel } from "./src_channel_messages.ts";
 import { PacketBuffer, PagePacker, type StaleFields } from "./src_packer.ts";
 
 let packer: PagePacker | undefined;
@@ -93,7 +89,7 @@ self.onmessage = (event: MessageEvent<ToChannel>): void => {
     handle(event.data);
   } catch (error) {
     failed = true;
-    post({ type: "error", error: encodeError(error) });
+    post({ type: "error", error: wireErrorToData(error) });
   }
 };
 

@@ -11,9 +11,9 @@
  */
 
 import { nativeTcpAvailable } from "../net/native_tcp.ts";
-import { WireError } from "../wire/errors.ts";
+import { WireError, wireErrorFromData } from "../wire/errors.ts";
 import type { Endpoint } from "../implementation.ts";
-import { decodeError, type FromChannel, type PacketMessage } from "./src_channel_messages.ts";
+import type { FromChannel, PacketMessage } from "./src_channel_messages.ts";
 import type { ChannelThread, ChannelThreads } from "./src_channel_threads.ts";
 import type { SourceConnection } from "./src_connection.ts";
 import type { PacketSender } from "./src_multifd.ts";
@@ -260,7 +260,7 @@ export class ThreadedSender implements PacketSender {
       // The Worker drops what follows a failure: nothing more comes for this channel.
       lane.outstanding = 0;
       lane.queued = [];
-      this.#fail(decodeError(reply.error));
+      this.#fail(wireErrorFromData(reply.error));
     }
     const wake = this.#wake;
     this.#wake = null;

@@ -117,3 +117,55 @@ export function classOf(error: unknown): ErrorClass {
 export function hex(value: number | bigint, width = 8): string {
   return `0x${value.toString(16).padStart(width, "0")}`;
 }
+
+/** A `WireError` as plain data, to cross between threads with `postMessage`. */
+export interface WireErrorData {
+  readonly errorClass: ErrorClass;
+  /** The whole message, as the error had it. */
+  readonly message: string;
+  readonly field?: string;
+  readonly received?: string | number;
+  readonly expected?: string | number;
+}
+
+/**
+ * A thrown value as plain data: a `WireError`'s class, message and fields; anything else `E_IO`.
+ *
+ * @example
+ * ```ts
+ * import { WireError, wireErrorFromData, wireErrorToData } from "./errors.ts";
+ * const copy = wireErrorFromData(wireErrorToData(new WireError("E_PACKET", "bad", { field: "x" })));
+ * console.log(copy.message); // E_PACKET: bad; field x
+ * ```
+ */
+export function wireErrorToData(error: unknown): WireErrorData {
+  const wire = error instanceof WireError ? error : new WireError("E_IO", String(error));
+  const plain = (value: unknown) =>
+    typeof value === "bigint" ? value.toString() : value as string | number | undefined;
+  return {
+    errorClass: wire.errorClass,
+    message: wire.message,
+    ...(wire.field === undefined ? {} : { field: wire.field }),
+    ...(wire.received === undefined ? {} : { received: plain(wire.received) }),
+    ...(wire.expected === undefined ? {} : { expected: plain(wire.expected) }),
+  };
+}
+
+/**
+ * The `WireError` that {@linkcode wireErrorToData} described: same class, fields and message.
+ *
+ * @example
+ * ```ts
+ * import { wireErrorFromData } from "./errors.ts";
+ * console.log(wireErrorFromData({ errorClass: "E_TIMEOUT", message: "E_TIMEOUT: slow" }).message);
+ * ```
+ */
+export function wireErrorFromData(data: WireErrorData): WireError {
+  const error = new WireError(data.errorClass, "", {
+    field: data.field,
+    received: data.received,
+    expected: data.expected,
+  });
+  error.message = data.message;
+  return error;
+}
