@@ -6,7 +6,7 @@
 
 import type { Endpoint } from "../implementation.ts";
 import { classOf, WireError } from "../wire/errors.ts";
-import { connectNative, listenNative, nativeTcpAvailable } from "./native_tcp.ts";
+import { connectNative, listenNative, nativeTcpServes } from "./native_tcp.ts";
 import { Deadline, DEFAULT_TIMEOUT_MS, Serial, type WaitOptions } from "./wait.ts";
 
 /** The only address the harness listens on or connects to. */
@@ -171,7 +171,7 @@ export function listen(options: ListenOptions = {}): TcpListener<Deno.TcpConn> {
  */
 export function listenThreaded(options: ListenOptions = {}): TcpListener<PlainConn> {
   const hostname = options.hostname ?? LOOPBACK;
-  if (!nativeTcpAvailable() || !isIpv4(hostname)) return listen(options);
+  if (!nativeTcpServes(hostname)) return listen(options);
   return new TcpListener(listenNative({ hostname, port: options.port ?? 0 }), options);
 }
 
@@ -186,12 +186,8 @@ export function listenThreaded(options: ListenOptions = {}): TcpListener<PlainCo
  * ```
  */
 export function connectThreaded(endpoint: Endpoint, options?: WaitOptions): Promise<PlainConn> {
-  if (!nativeTcpAvailable() || !isIpv4(endpoint.hostname)) return connect(endpoint, options);
+  if (!nativeTcpServes(endpoint.hostname)) return connect(endpoint, options);
   return connectWith(endpoint, options, () => connectNative(endpoint));
-}
-
-function isIpv4(hostname: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /**

@@ -81,11 +81,30 @@ export interface NativeTcpAddress {
   readonly port: number;
 }
 
+/** The four octets of a dotted IPv4 address, or `null`. */
+function ipv4Octets(hostname: string): number[] | null {
+  const octets = hostname.split(".").map((part) => /^\d{1,3}$/.test(part) ? Number(part) : NaN);
+  return octets.length === 4 && octets.every((o) => o >= 0 && o <= 255) ? octets : null;
+}
+
+/**
+ * Whether native TCP can serve `hostname`: it is available ({@linkcode nativeTcpAvailable}) and
+ * the address is dotted IPv4.
+ *
+ * @example
+ * ```ts
+ * import { nativeTcpServes } from "./native_tcp.ts";
+ * console.log(nativeTcpServes("localhost")); // false: names are left to Deno's sockets
+ * ```
+ */
+export function nativeTcpServes(hostname: string): boolean {
+  return ipv4Octets(hostname) !== null && nativeTcpAvailable();
+}
+
 /** A `sockaddr_in` for `hostname:port`; `TypeError` naming the value if it is not dotted IPv4. */
 function sockaddr(address: NativeTcpAddress): Uint8Array {
-  const parts = address.hostname.split(".");
-  const octets = parts.map((part) => /^\d{1,3}$/.test(part) ? Number(part) : NaN);
-  if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255))) {
+  const octets = ipv4Octets(address.hostname);
+  if (!octets) {
     throw new TypeError(`hostname must be a dotted IPv4 address, got ${address.hostname}`);
   }
   if (!Number.isInteger(address.port) || address.port < 0 || address.port > 65535) {
@@ -215,7 +234,7 @@ class Descriptor {
  * const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
  * const [client, server] = await Promise.all([connectNative(listener.addr), listener.accept()]);
  * await client.write(new Uint8Array([1, 2, 3]));
- * console.log(await server.readFull(new Uint8Array(3))); // 3
+ * console.log(await server.read(new Uint8Array(3))); // 3
  * client.close();
  * server.close();
  * listener.close();
@@ -252,19 +271,6 @@ export class NativeTcpConn {
   read(buffer: Uint8Array): Promise<number | null> {
     if (buffer.length === 0) return Promise.resolve(0);
     return this.#fd.use(() => this.#recv(buffer));
-  }
-
-  /** Fills all of `buffer`; fewer bytes only at end of stream (then `null` if none came). */
-  readFull(buffer: Uint8Array): Promise<number | null> {
-    return this.#fd.use(async () => {
-      let got = 0;
-      while (got < buffer.length) {
-        const n = await this.#recv(buffer.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      return got === 0 && buffer.length > 0 ? null : got;
-    });
   }
 
   /** Writes some of `buffer` (waiting until the socket takes a byte) and returns the count. */

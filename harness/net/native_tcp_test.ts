@@ -27,8 +27,7 @@ Deno.test({
           for (let at = 0; at < size;) at += await client.write(source.subarray(at, at + 65536));
           await client.closeWrite();
         })();
-        assert.equal(await server.readFull(target.subarray(0, 100)), 100);
-        let at = 100;
+        let at = 0;
         for (let n; (n = await server.read(target.subarray(at))) !== null && at < size;) at += n;
         await writing;
         assert.equal(at, size);
@@ -37,7 +36,7 @@ Deno.test({
         // Half-closed: the other direction still works.
         await server.write(new Uint8Array([9]));
         const one = new Uint8Array(1);
-        assert.equal(await client.readFull(one), 1);
+        assert.equal(await client.read(one), 1);
         assert.equal(one[0], 9);
       } finally {
         client.close();

@@ -9,13 +9,7 @@ import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "./wait.ts";
 
 /** Anything with `Deno.Conn`'s `read`: fills a buffer, `null` at end of stream. */
 export interface RawReader {
-  /** `what`: what the wait is for, for sources that bound their own waits (`SyncSocket`). */
-  read(buffer: Uint8Array, what?: string): Promise<number | null>;
-  /**
-   * Optional: fills all of `buffer` in one call, fewer bytes only at end of stream (`null` if
-   * none). Direct reads use it (a `NativeTcpConn` has it: one blocking `MSG_WAITALL` call).
-   */
-  readFull?(buffer: Uint8Array, what?: string): Promise<number | null>;
+  read(buffer: Uint8Array): Promise<number | null>;
 }
 
 /** What a {@linkcode ByteReader} reads from. */
@@ -43,7 +37,8 @@ export interface ReadOptions extends WaitOptions {
   /**
    * `false`: read no more than this call needs when nothing is buffered, so the bytes that
    * follow (e.g. a payload read with {@linkcode ByteReaderOptions.directReadMin} straight into
-   * its destination) stay in the socket. Default `true`: fill the buffer.
+   * its destination) stay in the socket. Only for readers with direct reads; others always fill
+   * their buffer. Default `true`: fill the buffer.
    */
   readonly readAhead?: boolean;
 }
@@ -89,8 +84,6 @@ export class ByteReader {
   #eof = false;
   #error: WireError | null = null;
   #bytesRead = 0;
-  /** What the current wait is for, handed to the source's reads. */
-  #what = "data";
 
   constructor(source: ByteSource, options: ByteReaderOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -170,7 +163,7 @@ export class ByteReader {
         if (this.#unread.length === 0) {
           if (this.#eof) return null;
           if (target.length >= this.#directReadMin) {
-            return await this.#readDirect(target, deadline, false);
+            return await this.#readDirect(target, deadline);
           }
           await this.#fill(deadline, false);
           if (this.#unread.length === 0) return null;
@@ -270,9 +263,11 @@ export class ByteReader {
             throw this.#truncated(got, want, options);
           }
           if (want - got >= this.#directReadMin) {
-            got += (await this.#readDirect(target.subarray(got), deadline, true)) ?? 0;
+            got += (await this.#readDirect(target.subarray(got), deadline)) ?? 0;
           } else {
-            await this.#fill(deadline, false, options?.readAhead === false ? want - got : Infinity);
+            // Forgoing read-ahead only pays where the next read can go direct.
+            const exact = options?.readAhead === false && this.#directReadMin !== Infinity;
+            await this.#fill(deadline, false, exact ? want - got : Infinity);
           }
           continue;
         }
@@ -294,7 +289,6 @@ export class ByteReader {
 
   #deadline(options: WaitOptions | undefined): Deadline {
     const what = options?.what ?? "data";
-    this.#what = what;
     const deadline = new Deadline(
       { ...options, what: this.#name ? `${what} on ${this.#name}` : what },
       this.#timeoutMs,
@@ -319,20 +313,15 @@ export class ByteReader {
   }
 
   /**
-   * One underlying read straight into `target` (nothing is buffered); `full`: all of it, through
-   * the source's `readFull` when it has one. Returns the count, or `null`
+   * One underlying read straight into `target` (nothing is buffered). Returns the count, or `null`
    * at end of stream; a transport failure is stored and thrown like a buffered read's.
    */
-  async #readDirect(target: Uint8Array, deadline: Deadline, full: boolean): Promise<number | null> {
+  async #readDirect(target: Uint8Array, deadline: Deadline): Promise<number | null> {
     if (this.#error) throw this.#error;
-    const raw = this.#raw!;
-    const what = this.#what;
-    const read = (full && raw.readFull ? raw.readFull(target, what) : raw.read(target, what)).catch(
-      (error) => {
-        this.#error = this.#transportError(error);
-        return null;
-      },
-    );
+    const read = this.#raw!.read(target).catch((error) => {
+      this.#error = this.#transportError(error);
+      return null;
+    });
     let n: number | null;
     try {
       n = await deadline.race(read);
@@ -389,7 +378,7 @@ export class ByteReader {
     }
     const room = this.#buffer.subarray(kept, Math.min(this.#buffer.length, kept + limit));
     if (this.#mode === "raw") {
-      const n = await this.#raw!.read(room, this.#what);
+      const n = await this.#raw!.read(room);
       if (n === null) {
         this.#eof = true;
         this.#unread = this.#buffer.subarray(0, kept);

@@ -250,3 +250,27 @@ Deno.test("ByteReader: a direct read abandoned by its wait fails the reader for 
     expectWireError("E_TIMEOUT", /page payload/),
   );
 });
+
+Deno.test("ByteReader: a read without read-ahead leaves the payload for a direct read", async () => {
+  const data = new Uint8Array(12 + 65536).map((_, i) => i & 0xff);
+  let at = 0;
+  const asked: number[] = [];
+  const source = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      asked.push(buffer.length);
+      if (at >= data.length) return Promise.resolve(null);
+      const n = Math.min(buffer.length, data.length - at);
+      buffer.set(data.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+  const reader = new ByteReader(source, { bufferSize: 1 << 20, directReadMin: 16384 });
+  const header = await reader.readExactly(new Uint8Array(12), { readAhead: false });
+  assert.deepEqual(header, data.subarray(0, 12));
+  const payload = new Uint8Array(65536);
+  await reader.readExactly(payload);
+  assert.deepEqual(payload, data.subarray(12));
+  // The header took exactly its 12 bytes; the payload went straight into its buffer.
+  assert.deepEqual(asked, [12, 65536]);
+});

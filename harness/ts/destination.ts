@@ -10,7 +10,8 @@
  */
 
 import type { Outcome } from "../implementation.ts";
-import { nativeTcpAvailable } from "../net/native_tcp.ts";
+import { LOOPBACK } from "../net/listen.ts";
+import { nativeTcpServes } from "../net/native_tcp.ts";
 import { Deadline } from "../net/wait.ts";
 import { classifyChannel } from "../wire/classify.ts";
 import { toHex } from "../wire/bytes.ts";
@@ -68,7 +69,7 @@ export async function startTsDestination(
 ): Promise<TsRunningDestination> {
   const resolved = resolveDestinationOptions(options);
   // Plain channels on native sockets are received by Workers, which write into shared memory.
-  const threaded = !options.tls && nativeTcpAvailable();
+  const threaded = !options.tls && nativeTcpServes(options.listen?.hostname ?? LOOPBACK);
   const ram = new RamImage(options.ram.mib, threaded ? "shared" : "private");
   // Before listening, so that the page faults stay outside the timed transfer, as they do with
   // QEMU's prealloc=on.

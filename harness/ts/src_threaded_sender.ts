@@ -10,7 +10,7 @@
  * @module
  */
 
-import { nativeTcpAvailable } from "../net/native_tcp.ts";
+import { nativeTcpServes } from "../net/native_tcp.ts";
 import { WireError, wireErrorFromData } from "../wire/errors.ts";
 import type { Endpoint } from "../implementation.ts";
 import type { FromChannel, PacketMessage } from "./src_channel_messages.ts";
@@ -45,8 +45,7 @@ export function useChannelThreads(options: {
 }): boolean {
   const script = options.script ?? {};
   return options.tls === undefined && script.mutatePacket === undefined &&
-    !script.mutations?.length && /^\d{1,3}(\.\d{1,3}){3}$/.test(options.connect.hostname) &&
-    nativeTcpAvailable();
+    !script.mutations?.length && nativeTcpServes(options.connect.hostname);
 }
 
 /** Options of a {@linkcode ThreadedSender}. */
