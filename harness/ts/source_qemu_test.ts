@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { qemuImplementations } from "../qemu/implementation.ts";
 import { pkiDir } from "../pki/pki.ts";
+import { nativeTcpAvailable } from "../net/native_tcp.ts";
 import { startTsSource } from "./source.ts";
 
 const qemus = (await qemuImplementations()).filter((q) =>
   q.name === "qemu-7.2" || q.name === "qemu-10.0"
 );
 const UUID = "12345678-9abc-def0-1122-334455667788";
+const native = nativeTcpAvailable();
 
 for (const qemu of qemus) {
   const wire = qemu.name.slice("qemu-".length);
@@ -44,6 +46,8 @@ for (const qemu of qemus) {
           // Read back from the destination's memory-backend-file.
           assert.equal(dstOutcome.ramSha256, expected);
           assert.equal(srcOutcome.evidence?.targetVersion, wire);
+          // Plain channels on native sockets run on Workers; TLS ones on the main thread.
+          assert.equal(srcOutcome.evidence?.channelThreads, transport === "plain" && native);
         });
       }
     });

@@ -6,8 +6,7 @@ import { MULTIFD_FLAG_SYNC } from "../wire/flags.ts";
 import { decodePacket, type PacketLayout } from "../wire/packet.ts";
 import { PACKET_HEADER_LENGTH } from "./src_packer.ts";
 import { nativeTcpAvailable } from "../net/native_tcp.ts";
-import { PAGE_SIZE, patternRam, sha256Hex } from "../ram/pattern.ts";
-import { qemuImplementations } from "../qemu/implementation.ts";
+import { PAGE_SIZE, sha256Hex } from "../ram/pattern.ts";
 import { startTsDestination } from "./destination.ts";
 import { startTsSource } from "./source.ts";
 import { Recorder } from "./src_testing.ts";
@@ -184,41 +183,3 @@ Deno.test({
   assert.equal(outcome.evidence?.channelThreads, true);
   for (const conn of accepted) closeQuietly(conn);
 });
-
-const qemus = (await qemuImplementations()).filter((q) =>
-  q.name === "qemu-7.2" || q.name === "qemu-10.0"
-);
-
-for (const qemu of qemus) {
-  const wire = qemu.name.slice("qemu-".length);
-  Deno.test({
-    name: `channel threads → ${qemu.name} destination: completes with the source's RAM`,
-    ignore: !native,
-  }, async () => {
-    const ram = { mib: 64, seed: 31, density: 0.5 };
-    const signal = AbortSignal.timeout(60_000);
-    await using dst = await qemu.destination({
-      channels: 4,
-      ram,
-      uuid: UUID,
-      peer: { name: "ts", version: `0.1.0+qemu-${wire}` },
-      signal,
-    });
-    await using src = await startTsSource({
-      channels: 4,
-      ram,
-      uuid: UUID,
-      connect: dst.endpoint,
-      peer: qemu,
-      signal,
-    });
-    const srcOutcome = await src.outcome(signal);
-    const dstOutcome = await dst.outcome(signal);
-    assert.equal(srcOutcome.status, "completed", srcOutcome.message);
-    assert.equal(dstOutcome.status, "completed", dstOutcome.message);
-    assert.equal(srcOutcome.evidence?.channelThreads, true);
-    const expected = await sha256Hex(patternRam(ram.mib, ram.seed, ram.density));
-    assert.equal(srcOutcome.ramSha256, expected);
-    assert.equal(dstOutcome.ramSha256, expected);
-  });
-}
