@@ -55,5 +55,7 @@ function brief(event: Extract<InteropEvent, { event: "outcome" }>): Record<strin
     bytes,
     seconds,
     exit,
+    // Whether a TypeScript side ran its channels on Workers.
+    channelThreads: event.outcome.evidence?.channelThreads,
   };
 }

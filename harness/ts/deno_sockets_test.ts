@@ -30,5 +30,12 @@ for (const [src, dst] of [["qemu-10.0", "ts"], ["ts", "qemu-10.0"], ["ts", "ts"]
     const result = await interopOnDenoSockets(src, dst);
     assert.equal(result.status, "completed", JSON.stringify(result));
     assert.equal(result.ramSha256, result.expectedSha256);
+    // The TypeScript sides really ran on Deno's sockets, on the main thread.
+    const outcomes = result.evidence as { role: string; channelThreads?: boolean }[];
+    const tsRoles = [src === "ts" ? "source" : "", dst === "ts" ? "destination" : ""];
+    for (const outcome of outcomes.filter((o) => tsRoles.includes(o.role))) {
+      assert.equal(outcome.channelThreads, false, JSON.stringify(outcome));
+    }
+    assert.equal(outcomes.filter((o) => tsRoles.includes(o.role)).length, src === dst ? 2 : 1);
   });
 }

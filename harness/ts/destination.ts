@@ -493,6 +493,8 @@ class DestinationRun {
         pattern,
         timings: { transferSeconds: seconds, digestSeconds, patternSeconds },
         syncPoints: this.#barrier.syncPoints,
+        // Whether the multifd channels were received on Workers of their own.
+        channelThreads: this.#workers !== null,
         transcript: structuredClone(this.#transcript),
       },
     });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { qemuImplementations } from "../qemu/implementation.ts";
 import { pkiDir } from "../pki/pki.ts";
+import { nativeTcpAvailable } from "../net/native_tcp.ts";
 import { startTsDestination } from "./destination.ts";
 import { tsImplementation } from "./implementation.ts";
 import type { DestinationTranscript } from "./dst_transcript.ts";
@@ -38,6 +39,8 @@ for (const qemu of qemus.filter((q) => q.name === "qemu-7.2" || q.name === "qemu
           outcome.ramSha256,
           await sha256Hex(patternRam(ram.mib, ram.seed, ram.density)),
         );
+        // Plain channels on native sockets are received on Workers.
+        assert.equal(outcome.evidence?.channelThreads, nativeTcpAvailable());
         const transcript = dst.transcript() as DestinationTranscript;
         const multifd = transcript.connections.filter((c) => c.kind === "multifd");
         assert.equal(multifd.length, channels);
