@@ -53,6 +53,10 @@ export class SyncSocket {
   readonly #options: SyncSocketOptions;
   #bytesRead = 0;
   #bytesWritten = 0;
+  // Reused by every `writeAllv`: it runs once per packet.
+  readonly #iov = new BigUint64Array(MAX_IOVECS * (IOVEC_SIZE / 8));
+  readonly #msghdr = new BigUint64Array(MSGHDR_SIZE / 8);
+  readonly #msghdrBytes = new Uint8Array(this.#msghdr.buffer);
 
   constructor(fd: number, options: SyncSocketOptions) {
     const lib = loadLibc();
@@ -113,9 +117,9 @@ export class SyncSocket {
   /** Writes all of `buffers` in order, with one `sendmsg` per up to 1024 of them. */
   writeAllv(buffers: readonly Uint8Array[], what = "data"): void {
     const total = buffers.reduce((sum, b) => sum + b.length, 0);
-    const iov = new BigUint64Array(Math.min(buffers.length, MAX_IOVECS) * (IOVEC_SIZE / 8));
-    const msghdr = new BigUint64Array(MSGHDR_SIZE / 8);
-    const msghdrBytes = new Uint8Array(msghdr.buffer);
+    const iov = this.#iov;
+    const msghdr = this.#msghdr;
+    const msghdrBytes = this.#msghdrBytes;
     let index = 0;
     let offset = 0;
     let written = 0;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { Deadline, type WaitOptions } from "../net/wait.ts";
+import { Deadline, type WaitOptions, withTimeout } from "../net/wait.ts";
 import { WireError, wireErrorFromData } from "../wire/errors.ts";
 import type { ChannelLoan } from "./dst_conn.ts";
 import type { ChannelEnd, MultifdChannelContext } from "./dst_multifd.ts";
@@ -116,9 +116,11 @@ export function receiveMultifdChannelInWorker(
   const result = Promise.withResolvers<WorkerChannelResult>();
   const reported = Promise.withResolvers<void>();
   let bytes = 0;
+  let hasReported = false;
   const settle = (bytesRead: number) => {
     bytes = bytesRead;
     options.onBytesRead?.(bytesRead);
+    hasReported = true;
     reported.resolve();
   };
   const post = (message: ToChannelWorker) => worker.postMessage(message);
@@ -168,6 +170,7 @@ export function receiveMultifdChannelInWorker(
   };
   worker.onerror = (event) => {
     event.preventDefault();
+    hasReported = true;
     reported.resolve();
     result.reject(new WireError("E_IO", `multifd channel ${ctx.id} worker: ${event.message}`));
   };
@@ -199,9 +202,10 @@ export function receiveMultifdChannelInWorker(
   });
   return result.promise.finally(async () => {
     ctx.signal.removeEventListener("abort", onAbort);
-    if (!(await settledWithin(reported.promise, 0))) {
+    if (!hasReported) {
       stop();
-      await settledWithin(reported.promise, STOP_GRACE_MS);
+      const what = `multifd channel ${ctx.id} worker to stop`;
+      await withTimeout(reported.promise, { timeoutMs: STOP_GRACE_MS, what }).catch(() => {});
     }
     worker.terminate();
     // Only now can no call of the Worker's be using the descriptor.
@@ -211,16 +215,4 @@ export function receiveMultifdChannelInWorker(
 
 function blockList(ctx: MultifdChannelContext): { name: string; length: number }[] {
   return ctx.ram.blocks.map((b) => ({ name: b.name, length: b.length }));
-}
-
-async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
