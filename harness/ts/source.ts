@@ -216,7 +216,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
         signal,
         onEvent: options.onEvent,
       });
-      Object.assign(evidence, stats, { packets: sender.packets });
+      Object.assign(evidence, stats, { packets: sender.counts.packets });
       if (closeMode === "abrupt") {
         await sender.flush();
         await endMultifdAbruptly(channels, signal);

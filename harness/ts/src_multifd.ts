@@ -23,14 +23,8 @@ const BUFFERS_PER_CHANNEL = 2;
  * `ThreadedSender` with a Worker per channel. Both put the same bytes on the wire.
  */
 export interface PacketSender extends AsyncDisposable {
-  /** Packets numbered so far. */
-  readonly packets: number;
-  /** Bytes of packets written (init packets not included). */
-  readonly bytes: number;
-  /** Normal pages in packets written so far (complete after {@linkcode PacketSender.flush}). */
-  readonly normalPages: number;
-  /** Zero pages listed in packets written so far. */
-  readonly zeroPages: number;
+  /** What the sender has numbered and written so far. */
+  readonly counts: Readonly<SendCounts>;
   /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
   sendRange(first: number, count: number): Promise<void>;
   /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
@@ -39,6 +33,18 @@ export interface PacketSender extends AsyncDisposable {
   sync(): Promise<void>;
   /** Resolves once every packet handed over has been written. */
   flush(): Promise<void>;
+}
+
+/** What a {@linkcode PacketSender} has numbered and written. */
+export class SendCounts {
+  /** Packets numbered so far. */
+  packets = 0;
+  /** Bytes of packets written (init packets not included). */
+  bytes = 0;
+  /** Normal pages in packets written so far (complete after {@linkcode PacketSender.flush}). */
+  normalPages = 0;
+  /** Zero pages listed in packets written so far. */
+  zeroPages = 0;
 }
 
 /** Thrown to end the transfer early because the script said so (a mutation that stops). */
@@ -105,12 +111,10 @@ export class MultifdSender implements PacketSender {
   readonly #packer: PagePacker;
   readonly #options: MultifdSenderOptions;
   #next = 0;
-  #packetNum = 0;
+  /** Packets numbered, bytes and pages written. */
+  readonly counts: SendCounts = new SendCounts();
   #error: WireError | null = null;
   #wake: (() => void) | null = null;
-  #bytes = 0;
-  #normalPages = 0;
-  #zeroPages = 0;
 
   constructor(
     channels: readonly { readonly id: number; readonly connection: SourceConnection }[],
@@ -123,32 +127,12 @@ export class MultifdSender implements PacketSender {
     this.#options = options;
   }
 
-  /** Packets numbered so far. */
-  get packets(): number {
-    return this.#packetNum;
-  }
-
-  /** Bytes handed to the sockets (init packets not included). */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** Normal pages packed so far. */
-  get normalPages(): number {
-    return this.#normalPages;
-  }
-
-  /** Zero pages packed so far. */
-  get zeroPages(): number {
-    return this.#zeroPages;
-  }
-
   /** Packs pages `first..first+count-1` into one packet and sends it. */
   async sendRange(first: number, count: number): Promise<void> {
     const slot = this.tryAcquire() ?? await this.acquire();
     this.#packer.packRange(slot.buffer, first, count, this.nextPacketNum());
-    this.#normalPages += slot.buffer.normalPages;
-    this.#zeroPages += slot.buffer.zeroPages;
+    this.counts.normalPages += slot.buffer.normalPages;
+    this.counts.zeroPages += slot.buffer.zeroPages;
     this.send(slot);
   }
 
@@ -156,7 +140,7 @@ export class MultifdSender implements PacketSender {
   async sendPages(pages: Int32Array, count: number): Promise<void> {
     const slot = this.tryAcquire() ?? await this.acquire();
     this.#packer.packPages(slot.buffer, pages, count, this.nextPacketNum());
-    this.#normalPages += count;
+    this.counts.normalPages += count;
     this.send(slot);
   }
 
@@ -167,7 +151,7 @@ export class MultifdSender implements PacketSender {
 
   /** Takes the next global `packet_num`. */
   nextPacketNum(): number {
-    return this.#packetNum++;
+    return this.counts.packets++;
   }
 
   /** The next free channel in round-robin order with a buffer on it, or `null` if all are busy. */
@@ -270,7 +254,7 @@ export class MultifdSender implements PacketSender {
       what: "packet",
     }).then(
       async () => {
-        this.#bytes += length;
+        this.counts.bytes += length;
         if (closeAfter) await lane.connection.close("clean", { signal: this.#options.signal });
       },
       (error) => {

@@ -111,8 +111,8 @@ export async function sendRamSection(context: RamSectionContext): Promise<RamSec
   endSection(main, id);
   await main.flush();
   // Every packet has been written (the last sync point waited for them): the counts are final.
-  stats.normalPages = context.sender.normalPages;
-  stats.zeroPages += context.sender.zeroPages;
+  stats.normalPages = context.sender.counts.normalPages;
+  stats.zeroPages += context.sender.counts.zeroPages;
   return stats;
 }
 
@@ -190,7 +190,7 @@ function progress(context: RamSectionContext, pages: number): void {
   context.onEvent?.({
     event: "progress",
     pages,
-    bytes: context.sender.bytes + context.main.position,
+    bytes: context.sender.counts.bytes + context.main.position,
   });
 }
 

@@ -16,7 +16,7 @@ import type { Endpoint } from "../implementation.ts";
 import type { FromChannel, PacketMessage } from "./src_channel_messages.ts";
 import type { ChannelThread, ChannelThreads } from "./src_channel_threads.ts";
 import type { SourceConnection } from "./src_connection.ts";
-import type { PacketSender } from "./src_multifd.ts";
+import { type PacketSender, SendCounts } from "./src_multifd.ts";
 import type { SourceScript } from "./source_options.ts";
 
 /** Packets handed to a channel and not yet written, at most. */
@@ -89,10 +89,8 @@ export class ThreadedSender implements PacketSender {
   readonly #threads: ChannelThreads;
   readonly #options: ThreadedSenderOptions;
   #next = 0;
-  #packetNum = 0;
-  #bytes = 0;
-  #normalPages = 0;
-  #zeroPages = 0;
+  /** Packets numbered, bytes and pages written. */
+  readonly counts: SendCounts = new SendCounts();
   #error: WireError | null = null;
   #wake: (() => void) | null = null;
   readonly #onAbort = (): void => this.#fail(this.#abortError());
@@ -131,30 +129,10 @@ export class ThreadedSender implements PacketSender {
     }
   }
 
-  /** Packets numbered so far. */
-  get packets(): number {
-    return this.#packetNum;
-  }
-
-  /** Bytes written by the Workers (init packets not included). */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** Normal pages written so far. */
-  get normalPages(): number {
-    return this.#normalPages;
-  }
-
-  /** Zero pages listed in packets written so far. */
-  get zeroPages(): number {
-    return this.#zeroPages;
-  }
-
   /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
   async sendRange(first: number, count: number): Promise<void> {
     const lane = this.#tryAcquire() ?? await this.#acquire();
-    this.#queue(lane, { type: "packet", packetNum: this.#packetNum++, first, count });
+    this.#queue(lane, { type: "packet", packetNum: this.counts.packets++, first, count });
   }
 
   /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
@@ -162,7 +140,7 @@ export class ThreadedSender implements PacketSender {
     const lane = this.#tryAcquire() ?? await this.#acquire();
     this.#queue(lane, {
       type: "packet",
-      packetNum: this.#packetNum++,
+      packetNum: this.counts.packets++,
       first: 0,
       count,
       pages: pages.slice(0, count),
@@ -181,7 +159,7 @@ export class ThreadedSender implements PacketSender {
       lane.outstanding++;
       lane.thread.post({
         type: "sync",
-        packetNum: this.#packetNum++,
+        packetNum: this.counts.packets++,
         pure: this.#options.pureSyncPackets,
       });
     }
@@ -251,9 +229,9 @@ export class ThreadedSender implements PacketSender {
   #onReply(lane: Lane, reply: FromChannel): void {
     if (reply.type === "written") {
       lane.outstanding -= reply.packets;
-      this.#bytes += reply.bytes;
-      this.#normalPages += reply.normalPages;
-      this.#zeroPages += reply.zeroPages;
+      this.counts.bytes += reply.bytes;
+      this.counts.normalPages += reply.normalPages;
+      this.counts.zeroPages += reply.zeroPages;
       lane.connection.countWritten(reply.bytes);
     } else if (reply.type === "error") {
       // The Worker drops what follows a failure: nothing more comes for this channel.
