@@ -69,6 +69,9 @@ export function figures(report: BenchReport): Figure[] {
     const mem = `memory ${size} ${pairName(row)} ${row.channels}ch ${row.transport}`;
     push(`${mem} destination peak RSS`, row.destinationPeakRss?.median, "lower");
     push(`${mem} source peak RSS`, row.sourcePeakRss?.median, "lower");
+    const cpu = `cpu ${size} ${pairName(row)} ${row.channels}ch ${row.transport}`;
+    push(`${cpu} source s`, row.sourceCpuSeconds?.median, "lower");
+    push(`${cpu} destination s`, row.destinationCpuSeconds?.median, "lower");
   }
   for (const row of report.ceiling) {
     push(`ceiling ${size} ${row.channels}ch MB/s`, row.mbps?.median, "higher");

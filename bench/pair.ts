@@ -9,7 +9,9 @@
  * - QEMU destination: from its `active` to its `completed` MIGRATION event, by the events'
  *   timestamps (`evidence.transferSeconds`), so the wait for the source stays outside.
  *
- * A run's transfer time is the longer of the two sides' spans.
+ * A run's transfer time is the longer of the two sides' spans. Each side also reports the CPU
+ * seconds its process used over its span (`evidence.transferCpuSeconds`, all threads): on a
+ * machine with few cores the two sides compete for them, so CPU per byte bounds the pair.
  *
  * @module
  */
@@ -44,6 +46,9 @@ export interface PairRun {
   /** Peak RSS of the sides that run as measured processes (TypeScript). */
   readonly sourcePeakRss: number | null;
   readonly destinationPeakRss: number | null;
+  /** CPU seconds each side's process used over its own span. */
+  readonly sourceCpuSeconds: number | null;
+  readonly destinationCpuSeconds: number | null;
   /** `max-bandwidth` a QEMU source was configured with, as its evidence shows. */
   readonly maxBandwidth: number | null;
 }
@@ -115,6 +120,8 @@ export function judgeRun(source: Outcome, destination: Outcome, expectedSha256: 
     wireBytes: positive(source.bytes ?? destination.bytes),
     sourcePeakRss: positive(source.evidence?.peakRssBytes),
     destinationPeakRss: positive(destination.evidence?.peakRssBytes),
+    sourceCpuSeconds: positive(source.evidence?.transferCpuSeconds),
+    destinationCpuSeconds: positive(destination.evidence?.transferCpuSeconds),
     maxBandwidth: typeof bandwidth === "number" ? bandwidth : null,
   };
 }

@@ -7,7 +7,7 @@
 
 import { fixed, markdownTable, mib, span, times } from "./markdown.ts";
 import { type BenchReport, pairName, type ThroughputResult } from "./report.ts";
-import { summarize } from "./stats.ts";
+import { summarize, type Summary } from "./stats.ts";
 
 /** The pairs and channel count the headline quotes. */
 const HEADLINE_CHANNELS = 4;
@@ -30,6 +30,7 @@ export function renderReport(report: BenchReport): string {
     ...headline(report),
     ...throughputSection(report),
     ...ceilingSection(report),
+    ...cpuSection(report),
     ...memorySection(report),
     ...suiteSection(report),
     ...profileSection(report),
@@ -160,6 +161,47 @@ function ceilingSection(report: BenchReport): string[] {
         c.failures.length > 0 ? c.failures.join("; ") : "",
       ]),
       ["right", "right", "left"],
+    ),
+    "",
+  ];
+}
+
+function cpuSection(report: BenchReport): string[] {
+  const rows = [...report.throughput]
+    .filter((r) => r.sourceCpuSeconds || r.destinationCpuSeconds)
+    .sort((a, b) => a.transport.localeCompare(b.transport) || a.channels - b.channels);
+  if (rows.length === 0) return [];
+  const ref = report.settings.reference;
+  const gib = report.settings.ramMib / 1024;
+  const perGib = (s: Summary | null | undefined) => s ? span(s, 0, 1000 / gib) : "—";
+  const referenceOf = (r: ThroughputResult) =>
+    report.throughput.find((x) =>
+      pairName(x) === pairName(ref) && x.channels === r.channels && x.transport === r.transport
+    );
+  const ratio = (mine: Summary | null | undefined, theirs: Summary | null | undefined) =>
+    mine && theirs && theirs.median > 0 ? times(mine.median / theirs.median) : "—";
+  return [
+    "## CPU per GiB",
+    "",
+    "CPU milliseconds (user + system, every thread) each side's process used over its own span, " +
+    `per GiB of guest RAM; × ${pairName(ref)} compares with that pair's side in the same role. ` +
+    "The two sides share the machine's cores, so on few cores their sum bounds the throughput.",
+    "",
+    markdownTable(
+      ["Transport", "Ch", "Pair", "Source ms/GiB", "× ref source", "Dest. ms/GiB", "× ref dest."],
+      rows.map((r) => {
+        const reference = referenceOf(r);
+        return [
+          r.transport,
+          String(r.channels),
+          pairName(r),
+          perGib(r.sourceCpuSeconds),
+          ratio(r.sourceCpuSeconds, reference?.sourceCpuSeconds),
+          perGib(r.destinationCpuSeconds),
+          ratio(r.destinationCpuSeconds, reference?.destinationCpuSeconds),
+        ];
+      }),
+      ["left", "right", "left", "right", "right", "right", "right"],
     ),
     "",
   ];

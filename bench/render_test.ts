@@ -48,3 +48,29 @@ Deno.test("renderReport: a missing suite figure says why", () => {
   ok(text.includes("| ts             | missing: conformance wrote no results |"), text);
   ok(text.includes("left 1 process running"), text);
 });
+
+Deno.test("renderReport: CPU per GiB of each side, against the reference pair's same side", () => {
+  const reference = sampleThroughput({
+    src: "qemu-10.0",
+    dst: "qemu-10.0",
+    sourceCpuSeconds: summarize([0.07]),
+    destinationCpuSeconds: summarize([0.04, 0.05, 0.06]),
+  });
+  const tsDestination = sampleThroughput({
+    sourceCpuSeconds: summarize([0.07]),
+    destinationCpuSeconds: summarize([0.15]),
+  });
+  const report = sampleReport({ throughput: [reference, tsDestination] });
+  const text = renderReport({
+    ...report,
+    settings: { ...report.settings, reference: { src: "qemu-10.0", dst: "qemu-10.0" } },
+  });
+  // 256 MiB of guest RAM: 0.15 s is 600 ms per GiB, three times the reference's 0.05 s.
+  ok(text.includes("## CPU per GiB"), text);
+  ok(/\| qemu-10\.0→ts +\| +280 \| +1\.00× \| +600 \| +3\.00× \|/.test(text), text);
+  ok(text.includes("200 (160–240)"), text);
+});
+
+Deno.test("renderReport: no CPU section when no side reported its CPU", () => {
+  ok(!renderReport(sampleReport()).includes("## CPU per GiB"));
+});

@@ -43,6 +43,12 @@ export interface ThroughputResult extends Pair {
   readonly destinationPeakRss: Summary | null;
   /** Peak RSS (VmHWM) of a TypeScript source process, bytes. */
   readonly sourcePeakRss: Summary | null;
+  /**
+   * CPU seconds of each side's process over its own span, all threads (absent in older reports):
+   * QEMU's from `/proc/<pid>/stat`, a TypeScript side's from `getrusage` in its own process.
+   */
+  readonly sourceCpuSeconds?: Summary | null;
+  readonly destinationCpuSeconds?: Summary | null;
   /** Why runs failed, one line each. */
   readonly failures: readonly string[];
 }

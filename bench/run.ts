@@ -329,6 +329,8 @@ async function measureThroughput(
           ratioToCeiling: ratio(mbps, ceil),
           destinationPeakRss: values((r) => r.destinationPeakRss),
           sourcePeakRss: values((r) => r.sourcePeakRss),
+          sourceCpuSeconds: values((r) => r.sourceCpuSeconds),
+          destinationCpuSeconds: values((r) => r.destinationCpuSeconds),
           failures: failures.get(key) ?? [],
         });
       }

@@ -20,7 +20,7 @@ import type {
 import { wireVersionOf } from "../harness/qemu/knobs.ts";
 import { TS_IMPLEMENTATION_VERSION } from "../harness/ts/implementation.ts";
 import { versionInfo } from "../harness/wire/versions.ts";
-import { cpuSeconds } from "./cpu_time.ts";
+import { cpuSeconds } from "../harness/cpu_time.ts";
 import { LineReader, stopProcess } from "./process.ts";
 import { RssSampler } from "./rss.ts";
 
@@ -185,6 +185,8 @@ interface ResultLine {
   readonly ramSha256?: string | null;
   readonly bytes?: number;
   readonly seconds?: number;
+  /** The process's CPU seconds over its transfer span. */
+  readonly transferCpuSeconds?: number;
 }
 
 /** One side running as a process. */
@@ -286,7 +288,10 @@ class TsSide implements RunningDestination, RunningSource {
       bytes: result.bytes ?? 0,
       seconds: result.seconds ?? 0,
       ...(exit ? { exit: { code: exit.code, signal: exit.signal } } : {}),
-      evidence: this.#evidence({ transferSeconds: result.seconds ?? null }),
+      evidence: this.#evidence({
+        transferSeconds: result.seconds ?? null,
+        transferCpuSeconds: result.transferCpuSeconds ?? null,
+      }),
     };
   }
 

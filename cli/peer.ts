@@ -102,6 +102,9 @@ export function printResult(
     ...(outcome.errorClass ? { class: outcome.errorClass } : {}),
     ...(outcome.message ? { message: outcome.message } : {}),
     ramSha256: outcome.ramSha256 ?? null,
+    ...(typeof outcome.evidence?.transferCpuSeconds === "number"
+      ? { transferCpuSeconds: outcome.evidence.transferCpuSeconds }
+      : {}),
     ...extra,
     bytes: outcome.bytes ?? 0,
     seconds: outcome.seconds ?? 0,

@@ -17,6 +17,7 @@ import type {
   RunningSource,
   SourceOptions,
 } from "../implementation.ts";
+import { cpuSeconds } from "../cpu_time.ts";
 import type { ErrorClass } from "../wire/errors.ts";
 import { classifyQemuMessage } from "../wire/qemu_messages.ts";
 import { versionInfo } from "../wire/versions.ts";
@@ -144,12 +145,13 @@ async function startDestination(
     );
     const endpoint = listeningEndpoint(listening, hostname);
     const started = performance.now();
+    const cpuAtStart = cpuSeconds(qemu.pid);
     const setup: Setup = { knobs, parameters, unsupported };
     return running(
       qemu,
       options,
       endpoint,
-      (signal) => destinationOutcome(qemu, setup, started, signal),
+      (signal) => destinationOutcome(qemu, setup, { started, cpuAtStart }, signal),
     );
   } catch (error) {
     await qemu[Symbol.asyncDispose]();
@@ -193,6 +195,7 @@ async function startSource(binary: QemuBinary, options: SourceOptions): Promise<
     await configureMigration(qemu, parameters, options.signal);
     const { hostname, port } = options.connect;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    const cpuAtStart = cpuSeconds(qemu.pid);
     await qemu.qmp.execute("migrate", { uri: `tcp:${host}:${port}` }, options.signal);
     const setup: Setup = { knobs, parameters, unsupported };
     const started = performance.now();
@@ -200,7 +203,7 @@ async function startSource(binary: QemuBinary, options: SourceOptions): Promise<
       qemu,
       options,
       undefined,
-      (signal) => sourceOutcome(qemu, setup, started, signal),
+      (signal) => sourceOutcome(qemu, setup, { started, cpuAtStart }, signal),
     );
   } catch (error) {
     await qemu[Symbol.asyncDispose]();
@@ -244,10 +247,11 @@ function listeningEndpoint(info: MigrationInfo, hostname: string): Endpoint {
 async function destinationOutcome(
   qemu: QemuProcess,
   setup: Setup,
-  started: number,
+  { started, cpuAtStart }: Start,
   signal: AbortSignal,
 ): Promise<Outcome> {
   const end = await waitForMigrationEnd(qemu, signal);
+  const transferCpuSeconds = cpuSince(qemu, cpuAtStart);
   if (end.kind === "status" && end.info.status === "failed" && !hasExitOnError(qemu)) {
     // Before 9.1 a failed incoming migration exits QEMU; give it the time to show that.
     await qemu.waitExit(AbortSignal.timeout(EXIT_AFTER_FAILURE_MS)).catch(() => {});
@@ -260,6 +264,7 @@ async function destinationOutcome(
   return await judge(qemu, setup, end, {
     seconds: transferSeconds ?? waited,
     transferSeconds,
+    transferCpuSeconds,
     ramSha256,
   });
 }
@@ -267,10 +272,11 @@ async function destinationOutcome(
 async function sourceOutcome(
   qemu: QemuProcess,
   setup: Setup,
-  started: number,
+  { started, cpuAtStart }: Start,
   signal: AbortSignal,
 ): Promise<Outcome> {
   const end = await waitForMigrationEnd(qemu, signal);
+  const transferCpuSeconds = cpuSince(qemu, cpuAtStart);
   const seconds = (performance.now() - started) / 1000;
   const info = end.info;
   const completed = end.kind === "status" && info?.status === "completed";
@@ -279,8 +285,24 @@ async function sourceOutcome(
   return await judge(qemu, setup, end, {
     seconds: total ? total / 1000 : seconds,
     bytes: info?.ram?.transferred,
+    transferCpuSeconds,
     ramSha256: completed ? await qemu.ramSha256() : undefined,
   });
+}
+
+/** When a side's migration began: wall clock, and the QEMU process's CPU seconds. */
+interface Start {
+  readonly started: number;
+  readonly cpuAtStart: number | null;
+}
+
+/**
+ * CPU seconds QEMU used since the migration began, all its threads, read before the harness
+ * digests its RAM file (that is this process's work, not QEMU's).
+ */
+function cpuSince(qemu: QemuProcess, cpuAtStart: number | null): number | undefined {
+  const now = cpuSeconds(qemu.pid);
+  return now === null || cpuAtStart === null ? undefined : now - cpuAtStart;
 }
 
 function hasExitOnError(qemu: QemuProcess): boolean {
@@ -292,7 +314,13 @@ async function judge(
   qemu: QemuProcess,
   setup: Setup,
   end: MigrationEnd,
-  measured: { seconds?: number; transferSeconds?: number; bytes?: number; ramSha256?: string },
+  measured: {
+    seconds?: number;
+    transferSeconds?: number;
+    transferCpuSeconds?: number;
+    bytes?: number;
+    ramSha256?: string;
+  },
 ): Promise<Outcome> {
   const controlPlane = await qemu.controlPlane(CONTROL_PLANE_TIMEOUT_MS);
   const exit = qemu.exit;
@@ -346,6 +374,9 @@ async function judge(
       ramBytes: qemu.ramBytes,
       ...(measured.transferSeconds !== undefined
         ? { transferSeconds: measured.transferSeconds }
+        : {}),
+      ...(measured.transferCpuSeconds !== undefined
+        ? { transferCpuSeconds: measured.transferCpuSeconds }
         : {}),
     },
   };

@@ -137,6 +137,11 @@ Deno.test("qemu with prealloc: every pair completes with the source's seeded RAM
         assert.equal(dstOutcome.seconds, transfer);
         assert.ok(transfer < waited - WAIT_MS / 1000, `${transfer} s of ${waited} s`);
         assert.equal(srcOutcome.evidence?.transferSeconds, undefined);
+        for (const outcome of [srcOutcome, dstOutcome]) {
+          // QEMU's CPU since `migrate`/`migrate-incoming`, in clock ticks: a small guest may take 0.
+          const cpu = outcome.evidence?.transferCpuSeconds;
+          assert.ok(typeof cpu === "number" && cpu >= 0 && cpu < 2 * waited, `CPU ${cpu} s`);
+        }
       });
     }
   }

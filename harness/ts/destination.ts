@@ -9,6 +9,7 @@
  * @module
  */
 
+import { ownCpuSeconds } from "../cpu_time.ts";
 import type { Outcome } from "../implementation.ts";
 import { LOOPBACK } from "../net/listen.ts";
 import { nativeTcpServes } from "../net/native_tcp.ts";
@@ -122,6 +123,8 @@ class DestinationRun {
   readonly #startedAt = performance.now();
   /** When the first connection arrived: transfer time counts from here. */
   #firstAcceptAt: number | undefined;
+  /** This process's CPU seconds at the first connection. */
+  #cpuAtFirstAccept: number | undefined;
   #mainSeen = false;
   #multifdSeen = 0;
   #failure: WireError | null = null;
@@ -210,6 +213,11 @@ class DestinationRun {
     }
   }
 
+  #markFirstAccept(): number {
+    this.#cpuAtFirstAccept = ownCpuSeconds();
+    return performance.now();
+  }
+
   /** Seconds since the first connection (0 before it). */
   #seconds(): number {
     return this.#firstAcceptAt === undefined ? 0 : (performance.now() - this.#firstAcceptAt) / 1000;
@@ -242,7 +250,9 @@ class DestinationRun {
         index,
         kind: "unknown",
         transport: accepted.transport,
-        acceptedAtMs: Math.round((this.#firstAcceptAt ??= performance.now()) - this.#startedAt),
+        acceptedAtMs: Math.round(
+          (this.#firstAcceptAt ??= this.#markFirstAccept()) - this.#startedAt,
+        ),
         bytes: 0,
         end: "open",
       };
@@ -465,6 +475,7 @@ class DestinationRun {
     if (this.#failure) return;
     this.#finished = true;
     const seconds = this.#seconds();
+    const transferCpuSeconds = ownCpuSeconds() - (this.#cpuAtFirstAccept ?? 0);
     for (const c of this.#connections) {
       if (c.observed.kind === "multifd" || c.observed.kind === "main") {
         c.observed.bytes = bytesRead(c);
@@ -492,6 +503,8 @@ class DestinationRun {
         blocks,
         pattern,
         timings: { transferSeconds: seconds, digestSeconds, patternSeconds },
+        // This process's CPU over the transfer: the side's own when it has a process of its own.
+        transferCpuSeconds,
         syncPoints: this.#barrier.syncPoints,
         // Whether the multifd channels were received on Workers of their own.
         channelThreads: this.#workers !== null,

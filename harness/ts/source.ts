@@ -8,6 +8,7 @@
  * @module
  */
 
+import { ownCpuSeconds } from "../cpu_time.ts";
 import type { Outcome, RunningSource } from "../implementation.ts";
 import { DEFAULT_TIMEOUT_MS } from "../net/wait.ts";
 import { classOf, WireError } from "../wire/errors.ts";
@@ -147,6 +148,7 @@ interface MigrateContext {
 async function migrate(context: MigrateContext): Promise<Outcome> {
   const { options, profile, template, ram, packer, signal, threads } = context;
   const started = performance.now();
+  const cpuAtStart = ownCpuSeconds();
   const script = options.script ?? {};
   let sender: PacketSender | undefined;
   const closeMode: CloseMode = options.tls?.close ?? "clean";
@@ -156,6 +158,8 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
   let scriptEnded: string | undefined;
   /** When every byte had been handed to the kernel: the transfer's end, as QEMU's total-time. */
   let transferredAt: number | undefined;
+  /** CPU this process used until then: the side's own when it has a process of its own. */
+  let transferCpuSeconds: number | undefined;
   const evidence: Record<string, unknown> = {
     targetVersion: profile.version,
     layout: profile.layout,
@@ -166,6 +170,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
     const all = channels ? connectionsOf(channels) : [];
     evidence.peerClosed = all.filter((c) => c.peerDone).map((c) => c.name);
     if (scriptEnded) evidence.scriptEnded = scriptEnded;
+    if (transferCpuSeconds !== undefined) evidence.transferCpuSeconds = transferCpuSeconds;
     return {
       ...outcome,
       ramSha256: ram.sha256,
@@ -229,6 +234,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       // Waiting for the destination to close its side (below) is not transfer time: QEMU's
       // total-time does not wait for it either.
       transferredAt = performance.now();
+      transferCpuSeconds = ownCpuSeconds() - cpuAtStart;
     } catch (error) {
       if (!(error instanceof ScriptStop)) throw error;
       scriptEnded = error.message;

@@ -32,6 +32,11 @@ Deno.test("ts source → ts destination completes with matching RAM digests", as
         assert.equal(srcOutcome.status, "completed", srcOutcome.message);
         assert.equal(dstOutcome.status, "completed", dstOutcome.message);
         assert.equal(dstOutcome.ramSha256, srcOutcome.ramSha256);
+        // Each side's process CPU over its span (here one process runs both sides).
+        for (const outcome of [srcOutcome, dstOutcome]) {
+          const cpu = outcome.evidence?.transferCpuSeconds;
+          assert.ok(typeof cpu === "number" && cpu > 0 && cpu < 60, `transferCpuSeconds ${cpu}`);
+        }
         const multifd = dst.transcript().connections.filter((c) => c.kind === "multifd");
         assert.deepEqual(
           multifd.map((c) => c.end),

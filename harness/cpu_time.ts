@@ -1,9 +1,12 @@
 /**
- * CPU time of a process (user + system) from `/proc/<pid>/stat`, in seconds: a figure that other
- * load on the machine disturbs far less than wall time, for comparing two versions of a side.
+ * CPU time of a process (user + system, every thread), in seconds: a figure that other load on
+ * the machine disturbs far less than wall time. On a machine with few cores, a migration's two
+ * sides compete for them, so a side's CPU per byte moved bounds the throughput of the pair.
  *
  * @module
  */
+
+import process from "node:process";
 
 /** Clock ticks per second of `/proc` times (`getconf CLK_TCK`; 100 on Linux). */
 const CLOCK_TICKS = 100;
@@ -42,4 +45,22 @@ export function cpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU seconds this process has used so far, all threads (Workers included), to the microsecond
+ * (`getrusage(RUSAGE_SELF)`).
+ *
+ * @example
+ * ```ts
+ * import { ownCpuSeconds } from "./cpu_time.ts";
+ * const before = ownCpuSeconds();
+ * let sum = 0;
+ * for (let i = 0; i < 1e6; i++) sum += i;
+ * console.log(ownCpuSeconds() >= before, sum > 0); // true true
+ * ```
+ */
+export function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
