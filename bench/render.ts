@@ -7,7 +7,7 @@
 
 import { fixed, markdownTable, mib, span, times } from "./markdown.ts";
 import { type BenchReport, pairName, type ThroughputResult } from "./report.ts";
-import { summarize, type Summary } from "./stats.ts";
+import { ratio, summarize, type Summary } from "./stats.ts";
 
 /** The pairs and channel count the headline quotes. */
 const HEADLINE_CHANNELS = 4;
@@ -178,8 +178,8 @@ function cpuSection(report: BenchReport): string[] {
     report.throughput.find((x) =>
       pairName(x) === pairName(ref) && x.channels === r.channels && x.transport === r.transport
     );
-  const ratio = (mine: Summary | null | undefined, theirs: Summary | null | undefined) =>
-    mine && theirs && theirs.median > 0 ? times(mine.median / theirs.median) : "—";
+  const versus = (mine: Summary | null | undefined, theirs: Summary | null | undefined) =>
+    times(ratio(mine ?? null, theirs ?? null));
   return [
     "## CPU per GiB",
     "",
@@ -196,9 +196,9 @@ function cpuSection(report: BenchReport): string[] {
           String(r.channels),
           pairName(r),
           perGib(r.sourceCpuSeconds),
-          ratio(r.sourceCpuSeconds, reference?.sourceCpuSeconds),
+          versus(r.sourceCpuSeconds, reference?.sourceCpuSeconds),
           perGib(r.destinationCpuSeconds),
-          ratio(r.destinationCpuSeconds, reference?.destinationCpuSeconds),
+          versus(r.destinationCpuSeconds, reference?.destinationCpuSeconds),
         ];
       }),
       ["left", "right", "left", "right", "right", "right", "right"],

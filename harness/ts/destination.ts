@@ -121,10 +121,8 @@ class DestinationRun {
   readonly #channelsReady = Promise.withResolvers<void>();
   readonly #done = Promise.withResolvers<Outcome>();
   readonly #startedAt = performance.now();
-  /** When the first connection arrived: transfer time counts from here. */
-  #firstAcceptAt: number | undefined;
-  /** This process's CPU seconds at the first connection. */
-  #cpuAtFirstAccept: number | undefined;
+  /** When the first connection arrived, and this process's CPU seconds then: the transfer's start. */
+  #firstAccept: { readonly at: number; readonly cpu: number } | undefined;
   #mainSeen = false;
   #multifdSeen = 0;
   #failure: WireError | null = null;
@@ -213,14 +211,9 @@ class DestinationRun {
     }
   }
 
-  #markFirstAccept(): number {
-    this.#cpuAtFirstAccept = ownCpuSeconds();
-    return performance.now();
-  }
-
   /** Seconds since the first connection (0 before it). */
   #seconds(): number {
-    return this.#firstAcceptAt === undefined ? 0 : (performance.now() - this.#firstAcceptAt) / 1000;
+    return this.#firstAccept === undefined ? 0 : (performance.now() - this.#firstAccept.at) / 1000;
   }
 
   #emit(event: DestinationEvent): void {
@@ -251,7 +244,8 @@ class DestinationRun {
         kind: "unknown",
         transport: accepted.transport,
         acceptedAtMs: Math.round(
-          (this.#firstAcceptAt ??= this.#markFirstAccept()) - this.#startedAt,
+          (this.#firstAccept ??= { at: performance.now(), cpu: ownCpuSeconds() }).at -
+            this.#startedAt,
         ),
         bytes: 0,
         end: "open",
@@ -475,7 +469,7 @@ class DestinationRun {
     if (this.#failure) return;
     this.#finished = true;
     const seconds = this.#seconds();
-    const transferCpuSeconds = ownCpuSeconds() - (this.#cpuAtFirstAccept ?? 0);
+    const transferCpuSeconds = ownCpuSeconds() - (this.#firstAccept?.cpu ?? 0);
     for (const c of this.#connections) {
       if (c.observed.kind === "multifd" || c.observed.kind === "main") {
         c.observed.bytes = bytesRead(c);
