@@ -30,7 +30,6 @@ export interface AttachMessage {
 
 /** One packet to pack and write: a page range (`v9.0`/`v10.0`) or a page list (`v7.2`). */
 export interface PacketMessage {
-  readonly type: "packet";
   readonly packetNum: number;
   readonly first: number;
   readonly count: number;
@@ -45,21 +44,21 @@ export interface SyncMessage {
   readonly pure: boolean;
 }
 
-/** Packets for one channel posted at once: a message per packet costs more than its packing. */
-export interface BatchMessage {
-  readonly type: "batch";
+/** Packets for one channel, written in order: a message per packet costs more than its packing. */
+export interface PacketsMessage {
+  readonly type: "packets";
   readonly packets: readonly PacketMessage[];
 }
 
 /** What the main thread posts to a channel Worker. */
-export type ToChannel = StartMessage | AttachMessage | PacketMessage | BatchMessage | SyncMessage;
+export type ToChannel = StartMessage | AttachMessage | PacketsMessage | SyncMessage;
 
 /** What a channel Worker posts back. */
 export type FromChannel =
   | { readonly type: "ready" }
   | {
     readonly type: "written";
-    /** Packets of the message this answers (a batch answers once). */
+    /** Packets of the message this answers (a `packets` message answers once). */
     readonly packets: number;
     readonly bytes: number;
     readonly normalPages: number;

@@ -53,16 +53,7 @@ function handle(message: ToChannel): void {
         abort,
       });
       return;
-    case "packet":
-      post({
-        type: "written",
-        packets: 1,
-        bytes: writePacket(message),
-        normalPages: header.normalPages,
-        zeroPages: header.zeroPages,
-      });
-      return;
-    case "batch": {
+    case "packets": {
       let bytes = 0;
       let normalPages = 0;
       let zeroPages = 0;

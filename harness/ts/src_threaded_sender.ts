@@ -132,14 +132,13 @@ export class ThreadedSender implements PacketSender {
   /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
   async sendRange(first: number, count: number): Promise<void> {
     const lane = this.#tryAcquire() ?? await this.#acquire();
-    this.#queue(lane, { type: "packet", packetNum: this.counts.packets++, first, count });
+    this.#queue(lane, { packetNum: this.counts.packets++, first, count });
   }
 
   /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
   async sendPages(pages: Int32Array, count: number): Promise<void> {
     const lane = this.#tryAcquire() ?? await this.#acquire();
     this.#queue(lane, {
-      type: "packet",
       packetNum: this.counts.packets++,
       first: 0,
       count,
@@ -282,7 +281,7 @@ export class ThreadedSender implements PacketSender {
   #post(lane: Lane): void {
     const packets = lane.queued;
     lane.queued = [];
-    lane.thread.post(packets.length === 1 ? packets[0] : { type: "batch", packets });
+    lane.thread.post({ type: "packets", packets });
   }
 
   /** Resolves at the next reply or failure, or after `ms`. */
