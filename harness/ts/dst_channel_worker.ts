@@ -9,6 +9,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { loadLibc } from "../net/libc.ts";
 import { SyncSocket } from "../net/native_sync.ts";
 import { WireError, wireErrorToData } from "../wire/errors.ts";
 import { channelSteps } from "./dst_multifd.ts";
@@ -53,6 +54,9 @@ self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
   }
 };
 
+// Opened before `ready`: opening compiles a call stub per symbol, tens of milliseconds that
+// would otherwise fall inside the transfer.
+loadLibc();
 post({ type: "ready" });
 
 /**

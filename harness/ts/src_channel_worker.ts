@@ -12,6 +12,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { loadLibc } from "../net/libc.ts";
 import { SyncSocket } from "../net/native_sync.ts";
 import { wireErrorToData } from "../wire/errors.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
@@ -84,4 +85,7 @@ self.onmessage = (event: MessageEvent<ToChannel>): void => {
   }
 };
 
+// Opened before `ready`: opening compiles a call stub per symbol, tens of milliseconds that
+// would otherwise fall inside the transfer.
+loadLibc();
 post({ type: "ready" });
