@@ -15,6 +15,10 @@ export interface RawReader {
 /** What a {@linkcode ByteReader} reads from. */
 export type ByteSource = ReadableStream<Uint8Array> | RawReader;
 
+function isRawReader(source: ByteSource): source is RawReader {
+  return typeof (source as Partial<RawReader>).read === "function";
+}
+
 /** Options of a {@linkcode ByteReader}. */
 export interface ByteReaderOptions {
   /** Bound of each wait when the call gives none. Default {@linkcode DEFAULT_TIMEOUT_MS}. */
@@ -96,7 +100,9 @@ export class ByteReader {
     if (direct !== undefined && !(Number.isInteger(direct) && direct >= 1 && direct <= size)) {
       throw new RangeError(`directReadMin must be an integer in 1..bufferSize, got ${direct}`);
     }
-    if (source instanceof ReadableStream) {
+    // Tested by shape, not `instanceof ReadableStream`: that global loads Deno's whole streams
+    // module on first use, which a raw socket never needs.
+    if (!isRawReader(source)) {
       let byob: ReadableStreamBYOBReader | undefined;
       try {
         byob = source.getReader({ mode: "byob" });
