@@ -3,7 +3,7 @@
  * `multifd_send_thread`s: this thread keeps what `multifd_send()` does (one global `packet_num`,
  * round robin to the first free channel, one SYNC per channel at each sync point) and posts each
  * packet's page range; the Worker packs and writes it on the socket lent to it, and says when it
- * is written. Up to eight packets wait per channel, posted four at a time: a message per packet
+ * is written. Up to 32 packets wait per channel, posted 16 at a time: a message per packet
  * cost more than packing it. The bytes on the wire are those of
  * {@linkcode MultifdSender}.
  *
@@ -20,9 +20,9 @@ import { type PacketSender, SendCounts } from "./src_multifd.ts";
 import type { SourceScript } from "./source_options.ts";
 
 /** Packets handed to a channel and not yet written, at most. */
-const OUTSTANDING_PER_CHANNEL = 8;
+const OUTSTANDING_PER_CHANNEL = 32;
 /** Packets posted to a Worker in one message once that many wait for it. */
-const BATCH_SIZE = 4;
+const BATCH_SIZE = 16;
 /** Beyond the write bound, how long disposal waits for a Worker to return from its call. */
 const STOP_GRACE_MS = 1_000;
 
