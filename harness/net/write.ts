@@ -15,6 +15,10 @@ export interface RawWriter {
 /** What a {@linkcode ByteWriter} writes to. */
 export type ByteSink = WritableStream<Uint8Array> | RawWriter;
 
+function isRawWriter(sink: ByteSink): sink is RawWriter {
+  return typeof (sink as Partial<RawWriter>).write === "function";
+}
+
 /** Options of a {@linkcode ByteWriter}. */
 export interface ByteWriterOptions {
   /** Bound of each wait when the call gives none. Default {@linkcode DEFAULT_TIMEOUT_MS}. */
@@ -51,8 +55,10 @@ export class ByteWriter {
   constructor(sink: ByteSink, options: ByteWriterOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#name = options.name;
-    if (sink instanceof WritableStream) this.#stream = sink.getWriter();
-    else this.#raw = sink;
+    // Tested by shape, as `ByteReader` does: `instanceof WritableStream` loads Deno's streams
+    // module, which a raw socket never needs.
+    if (isRawWriter(sink)) this.#raw = sink;
+    else this.#stream = sink.getWriter();
   }
 
   /** Bytes the transport has accepted so far. */
