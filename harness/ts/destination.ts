@@ -496,7 +496,9 @@ class DestinationRun {
       evidence: {
         blocks,
         pattern,
-        timings: { transferSeconds: seconds, digestSeconds, patternSeconds },
+        // The span under the name every destination's outcome uses (`judgeRun` reads it).
+        transferSeconds: seconds,
+        timings: { digestSeconds, patternSeconds },
         // This process's CPU over the transfer: the side's own when it has a process of its own.
         transferCpuSeconds,
         syncPoints: this.#barrier.syncPoints,

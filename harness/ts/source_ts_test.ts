@@ -37,6 +37,8 @@ Deno.test("ts source → ts destination completes with matching RAM digests", as
           const cpu = outcome.evidence?.transferCpuSeconds;
           assert.ok(typeof cpu === "number" && cpu > 0 && cpu < 60, `transferCpuSeconds ${cpu}`);
         }
+        assert.equal(dstOutcome.evidence?.transferSeconds, dstOutcome.seconds);
+        assert.ok(dstOutcome.seconds! > 0, `destination seconds ${dstOutcome.seconds}`);
         const multifd = dst.transcript().connections.filter((c) => c.kind === "multifd");
         assert.deepEqual(
           multifd.map((c) => c.end),
