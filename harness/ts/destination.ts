@@ -40,6 +40,7 @@ import {
 } from "./dst_options.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import { SyncBarrier } from "./dst_sync.ts";
+import { warmUpPackets } from "./dst_warm_up.ts";
 import type { DestinationTranscript, ObservedConnection } from "./dst_transcript.ts";
 import { type AcceptedConn, type ConnAcceptor, tcpAcceptor, tlsAcceptor } from "./dst_conn.ts";
 
@@ -75,9 +76,13 @@ export async function startTsDestination(
   // Before listening, so that the page faults stay outside the timed transfer, as they do with
   // QEMU's prealloc=on.
   if (options.ram.prealloc) ram.prefault();
-  // Workers too are ready before listening: starting one takes longer than a small migration.
+  // Workers too are ready before listening: starting one takes longer than a small migration,
+  // and their receivers are warmed for the packets to come.
   const workers = threaded
-    ? await ChannelWorkerPool.start(resolved.channels, { signal: options.signal })
+    ? await ChannelWorkerPool.start(resolved.channels, { signal: options.signal }, {
+      layout: resolved.layout,
+      packets: warmUpPackets(options.ram.mib, resolved.channels),
+    })
     : null;
   const listen = {
     hostname: options.listen?.hostname,

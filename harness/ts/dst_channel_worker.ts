@@ -2,7 +2,8 @@
  * Worker entry: receives one multifd channel on a descriptor lent by the destination, with the
  * same receiver as the destination's own thread (`receiveMultifdChannel`), reading with blocking
  * calls straight into the shared RAM image. A SYNC packet waits for the destination's word that
- * the main stream reached its sync point, as QEMU's recv thread waits on `sem_sync`.
+ * the main stream reached its sync point, as QEMU's recv thread waits on `sem_sync`. Before its
+ * channel it may be told to warm the receiver up on made-up packets (`dst_warm_up.ts`).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { WireError, wireErrorToData } from "../wire/errors.ts";
 import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
+import { warmUpReceiver } from "./dst_warm_up.ts";
 import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.ts";
 
 type Start = Extract<ToChannelWorker, { type: "start" }>;
@@ -39,6 +41,13 @@ self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
   switch (message.type) {
     case "start":
       void run(message);
+      break;
+    case "warm-up":
+      try {
+        post({ type: "warmed", packets: warmUpReceiver(message.layout, message.packets) });
+      } catch (error) {
+        post({ type: "warm-up-failed", error: wireErrorToData(error) });
+      }
       break;
     case "blocks":
       if (ram) ram.setBlocks(message.blocks);

@@ -11,6 +11,7 @@
 
 import { Deadline, type WaitOptions, withTimeout } from "../net/wait.ts";
 import { WireError, wireErrorFromData } from "../wire/errors.ts";
+import type { PacketLayout } from "../wire/packet.ts";
 import type { ChannelLoan } from "./dst_conn.ts";
 import type { ChannelEnd, MultifdChannelContext } from "./dst_multifd.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
@@ -38,12 +39,19 @@ export class ChannelWorkerPool implements Disposable {
     this.#idle = workers;
   }
 
-  /** Starts `count` Workers and waits until each has loaded. */
-  static async start(count: number, wait: WaitOptions): Promise<ChannelWorkerPool> {
+  /**
+   * Starts `count` Workers and waits until each has loaded and, with `warmUp`, run its receiver
+   * over that many made-up packets of that layout.
+   */
+  static async start(
+    count: number,
+    wait: WaitOptions,
+    warmUp?: WarmUp,
+  ): Promise<ChannelWorkerPool> {
     const workers = Array.from({ length: count }, () => new Worker(WORKER_URL, { type: "module" }));
     const deadline = new Deadline({ ...wait, what: `${count} channel workers to start` }, 10_000);
     try {
-      await deadline.race(Promise.all(workers.map((worker) => ready(worker))));
+      await deadline.race(Promise.all(workers.map((worker) => started(worker, warmUp))));
     } catch (error) {
       for (const worker of workers) worker.terminate();
       throw error;
@@ -64,10 +72,23 @@ export class ChannelWorkerPool implements Disposable {
   }
 }
 
-function ready(worker: Worker): Promise<void> {
+/** What a pool's Workers warm their receiver with before they are used (`dst_warm_up.ts`). */
+export interface WarmUp {
+  readonly layout: PacketLayout;
+  readonly packets: number;
+}
+
+function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
-      if (event.data.type === "ready") resolve();
+      const message = event.data;
+      if (message.type === "ready" && warmUp && warmUp.packets > 0) {
+        worker.postMessage({ type: "warm-up", ...warmUp } satisfies ToChannelWorker);
+      } else if (message.type === "ready" || message.type === "warmed") {
+        resolve();
+      } else if (message.type === "warm-up-failed") {
+        reject(wireErrorFromData(message.error));
+      }
     };
     worker.onerror = (event) => {
       event.preventDefault();

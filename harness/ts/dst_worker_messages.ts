@@ -35,6 +35,12 @@ export type ToChannelWorker =
     /** Index 0 non-zero: stop (read between calls, so a blocked call needs a shutdown too). */
     readonly abort: SharedArrayBuffer;
   }
+  | {
+    /** Before any `start`: run the receiver over made-up packets (`dst_warm_up.ts`). */
+    readonly type: "warm-up";
+    readonly layout: PacketLayout;
+    readonly packets: number;
+  }
   | { readonly type: "blocks"; readonly blocks: readonly BlockEntry[] }
   | { readonly type: "released" }
   | { readonly type: "abort"; readonly reason: string };
@@ -42,6 +48,8 @@ export type ToChannelWorker =
 /** Worker → destination. */
 export type FromChannelWorker =
   | { readonly type: "ready" }
+  | { readonly type: "warmed"; readonly packets: number }
+  | { readonly type: "warm-up-failed"; readonly error: WireErrorData }
   | { readonly type: "progress"; readonly bytes: number }
   | { readonly type: "synced" }
   | {
