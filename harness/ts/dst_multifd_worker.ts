@@ -84,8 +84,17 @@ function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {
       const message = event.data;
       if (message.type === "ready" && warmUp && warmUp.packets > 0) {
         worker.postMessage({ type: "warm-up", ...warmUp } satisfies ToChannelWorker);
-      } else if (message.type === "ready" || message.type === "warmed") {
+      } else if (message.type === "ready") {
         resolve();
+      } else if (message.type === "warmed") {
+        // Fewer packets than asked means the receiver stopped early: a bug, not a slow start.
+        if (message.packets === warmUp?.packets) resolve();
+        else {reject(
+            new WireError(
+              "E_IO",
+              `channel worker warmed up on ${message.packets} of ${warmUp?.packets} packets`,
+            ),
+          );}
       } else if (message.type === "warm-up-failed") {
         reject(wireErrorFromData(message.error));
       }
