@@ -40,7 +40,7 @@ import {
 } from "./dst_options.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import { SyncBarrier } from "./dst_sync.ts";
-import { warmUpPackets } from "./dst_warm_up.ts";
+import { warmUpPackets } from "./warm_up_packets.ts";
 import type { DestinationTranscript, ObservedConnection } from "./dst_transcript.ts";
 import { type AcceptedConn, type ConnAcceptor, tcpAcceptor, tlsAcceptor } from "./dst_conn.ts";
 

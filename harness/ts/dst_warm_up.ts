@@ -1,9 +1,7 @@
 /**
  * Runs a channel receiver over packets made in memory before any source connects, so that V8 has
- * optimised its loop by the time real packets arrive. A channel Worker of a big migration gets a
- * few hundred packets, all of them in V8's slow tiers: measured in a loop, the receiver costs
- * about 30 µs a packet for the first 500 and 3 µs once optimised. QEMU's receiver is compiled
- * before it runs; this is the closest a JavaScript one gets.
+ * optimised its loop by the time real packets arrive (how many: `warm_up_packets.ts`). QEMU's
+ * receiver is compiled before it runs; this is the closest a JavaScript one gets.
  *
  * @module
  */
@@ -14,27 +12,8 @@ import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
 
-/** Warm-up packets at most: enough for V8 to optimise the receiver's loop. */
-export const MAX_WARM_UP_PACKETS = 2000;
-
 /** The scratch RAM block the made-up packets fill. */
 const BLOCK = { name: "warm-up", length: 1024 * 1024 };
-
-/**
- * How many packets to warm a channel's receiver with: four per packet the channel is expected to
- * carry (the RAM shared out over the channels), at most {@linkcode MAX_WARM_UP_PACKETS}, so a
- * small migration pays next to nothing for it.
- *
- * @example
- * ```ts
- * import { warmUpPackets } from "./dst_warm_up.ts";
- * console.log(warmUpPackets(16, 4), warmUpPackets(1024, 4)); // 32 2000
- * ```
- */
-export function warmUpPackets(ramMib: number, channels: number): number {
-  const packets = Math.ceil((ramMib * 1024 * 1024) / (pageCount(PAGE_SIZE) * PAGE_SIZE));
-  return Math.min(MAX_WARM_UP_PACKETS, 4 * Math.ceil(packets / Math.max(1, channels)));
-}
 
 /**
  * Feeds `packets` full RAM packets of `layout` through {@linkcode channelSteps} into a scratch

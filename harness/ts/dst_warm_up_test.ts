@@ -2,19 +2,11 @@ import assert from "node:assert/strict";
 import { PACKET_LAYOUTS, type PacketLayout } from "../wire/packet.ts";
 import { WireError } from "../wire/errors.ts";
 import { ChannelWorkerPool } from "./dst_multifd_worker.ts";
-import { MAX_WARM_UP_PACKETS, warmUpPackets, warmUpReceiver } from "./dst_warm_up.ts";
+import { warmUpReceiver } from "./dst_warm_up.ts";
 
 Deno.test("warmUpReceiver: the receiver takes every made-up packet, in every layout", () => {
   for (const layout of PACKET_LAYOUTS) assert.equal(warmUpReceiver(layout, 40), 40, layout);
   assert.equal(warmUpReceiver("v10.0", 0), 0);
-});
-
-Deno.test("warmUpPackets: four per packet a channel carries, capped", () => {
-  assert.equal(warmUpPackets(16, 4), 32); // 32 packets over 4 channels
-  assert.equal(warmUpPackets(256, 4), 512);
-  assert.equal(warmUpPackets(1024, 8), 1024);
-  assert.equal(warmUpPackets(1024, 4), MAX_WARM_UP_PACKETS);
-  assert.equal(warmUpPackets(1, 8), 4);
 });
 
 Deno.test("ChannelWorkerPool: Workers warm up before the pool is started", async (t) => {
