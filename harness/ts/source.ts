@@ -24,6 +24,7 @@ import { loadSourceRam, type SourceRam } from "./src_ram.ts";
 import { sendRamSection } from "./src_ram_section.ts";
 import { MainStreamWriter } from "./src_stream.ts";
 import { ThreadedSender, useChannelThreads } from "./src_threaded_sender.ts";
+import { warmUpPackets } from "./warm_up_packets.ts";
 import type { MainTemplate } from "./src_template.ts";
 import type { TlsClientCredentials } from "../net/tls.ts";
 import { loadMainTemplate } from "./src_template_load.ts";
@@ -69,7 +70,7 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
         : planInit(slot, options.uuid, { id: slot, ...extras[slot - options.channels] }),
   );
   const order = expandOrder(script.order, total);
-  // Workers start first: they load while the RAM is generated and the channels connect.
+  // Workers start first: they load while the RAM is generated, then warm up before it connects.
   const threads = useChannelThreads(options) ? new ChannelThreads(options.channels) : undefined;
   let template: MainTemplate, ram: SourceRam, tls: TlsClientCredentials | undefined;
   try {
@@ -78,7 +79,13 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
       loadSourceRam(options.ram, options.ramFile),
       options.tls ? readTlsClientMaterial(options.tls, options.connect.hostname) : undefined,
     ]);
-    threads?.start(ram.bytes, profile.layout, template.ramBlock);
+    await threads?.start(
+      ram.bytes,
+      profile.layout,
+      template.ramBlock,
+      warmUpPackets(ram.bytes.length / (1024 * 1024), options.channels),
+      { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: options.signal },
+    );
   } catch (error) {
     threads?.[Symbol.dispose]();
     throw error;

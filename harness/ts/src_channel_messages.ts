@@ -8,7 +8,10 @@
 import type { WireErrorData } from "../wire/errors.ts";
 import type { PacketLayout } from "../wire/packet.ts";
 
-/** Sets the Worker up: the RAM it packs from and the flag that stops its calls. */
+/**
+ * Sets the Worker up: the RAM it packs from and the flag that stops its calls; it packs
+ * `warmUpPackets` packets without writing them (`src_warm_up.ts`) and answers `warmed`.
+ */
 export interface StartMessage {
   readonly type: "start";
   /** The source's RAM; `ram.buffer` is a `SharedArrayBuffer`. */
@@ -17,6 +20,7 @@ export interface StartMessage {
   readonly ramBlock: string;
   /** Non-zero at index 0: stop (shared by every channel of the source). */
   readonly abort: Int32Array;
+  readonly warmUpPackets: number;
 }
 
 /** Gives the Worker its channel: a socket lent by the main thread. */
@@ -56,6 +60,8 @@ export type ToChannel = StartMessage | AttachMessage | PacketsMessage | SyncMess
 /** What a channel Worker posts back. */
 export type FromChannel =
   | { readonly type: "ready" }
+  /** Answers `start`: the packets the packer warmed up on. */
+  | { readonly type: "warmed"; readonly packets: number }
   | {
     readonly type: "written";
     /** Packets of the message this answers (a `packets` message answers once). */

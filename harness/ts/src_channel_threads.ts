@@ -6,8 +6,10 @@
  * @module
  */
 
+import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "../net/wait.ts";
+import { WireError, wireErrorFromData } from "../wire/errors.ts";
 import type { PacketLayout } from "../wire/packet.ts";
-import type { FromChannel, ToChannel } from "./src_channel_messages.ts";
+import type { FromChannel, StartMessage, ToChannel } from "./src_channel_messages.ts";
 
 /** One channel Worker. */
 export class ChannelThread {
@@ -42,6 +44,27 @@ export class ChannelThread {
     this.#onReply = handler;
   }
 
+  /** Posts `start`; resolves once the Worker has warmed up on every packet asked for. */
+  start(message: StartMessage): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#onReply = (reply) => {
+      if (reply.type === "error") reject(wireErrorFromData(reply.error));
+      else if (reply.type !== "warmed") return;
+      // Fewer packets than asked means the packer stopped early: a bug, not a slow start.
+      else if (reply.packets === message.warmUpPackets) resolve();
+      else {
+        reject(
+          new WireError(
+            "E_IO",
+            `channel thread warmed up on ${reply.packets} of ${message.warmUpPackets} packets`,
+          ),
+        );
+      }
+    };
+    this.post(message);
+    return promise;
+  }
+
   /** Posts a message to the Worker. */
   post(message: ToChannel): void {
     if (!this.#terminated) this.#worker.postMessage(message);
@@ -63,7 +86,7 @@ export class ChannelThread {
  * import { ChannelThreads } from "./src_channel_threads.ts";
  * const ram = new Uint8Array(new SharedArrayBuffer(1 << 20));
  * using threads = new ChannelThreads(4);
- * threads.start(ram, "v10.0", "pc.ram");
+ * await threads.start(ram, "v10.0", "pc.ram", 32, { timeoutMs: 10_000 });
  * ```
  */
 export class ChannelThreads implements Disposable {
@@ -77,16 +100,38 @@ export class ChannelThreads implements Disposable {
   }
 
   /**
-   * Tells every Worker the RAM to pack from.
+   * Tells every Worker the RAM to pack from, and waits until each has warmed its packer up on
+   * `warmUpPackets` packets of it (`src_warm_up.ts`), so that V8 has optimised it before the first
+   * channel connects.
    *
    * @throws {TypeError} when `ram` is not backed by a `SharedArrayBuffer`.
+   * @throws {WireError} a Worker's own error, or `E_TIMEOUT` past `wait`'s bound.
    */
-  start(ram: Uint8Array, layout: PacketLayout, ramBlock: string): void {
+  async start(
+    ram: Uint8Array,
+    layout: PacketLayout,
+    ramBlock: string,
+    warmUpPackets: number,
+    wait: WaitOptions = {},
+  ): Promise<void> {
     if (!(ram.buffer instanceof SharedArrayBuffer)) {
       throw new TypeError("channel threads need the RAM in a SharedArrayBuffer");
     }
-    const start: ToChannel = { type: "start", ram, layout, ramBlock, abort: this.abort };
-    for (const thread of this.threads) thread.post(start);
+    const start: StartMessage = {
+      type: "start",
+      ram,
+      layout,
+      ramBlock,
+      abort: this.abort,
+      warmUpPackets,
+    };
+    const what = `${this.threads.length} channel threads to warm up`;
+    const deadline = new Deadline({ ...wait, what }, DEFAULT_TIMEOUT_MS);
+    try {
+      await deadline.race(Promise.all(this.threads.map((thread) => thread.start(start))));
+    } finally {
+      deadline.clear();
+    }
   }
 
   /** Whether the abort flag is raised. */

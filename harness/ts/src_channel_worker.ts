@@ -3,7 +3,8 @@
  * packs each packet's header from the RAM shared with the main thread, with the zero-page
  * detection of {@linkcode PagePacker}, and writes header and payload with one blocking `sendmsg`
  * on the socket the main thread lent it, the payload straight from the RAM. The main thread
- * numbers the packets and picks the channel; this thread reports each packet once written.
+ * numbers the packets and picks the channel; this thread reports each packet once written. Before
+ * its channel it warms the packer up on the RAM (`src_warm_up.ts`).
  *
  * Messages: `src_channel_messages.ts`. Run as a module Worker.
  *
@@ -18,6 +19,7 @@ import { wireErrorToData } from "../wire/errors.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import type { FromChannel, PacketMessage, ToChannel } from "./src_channel_messages.ts";
 import { PacketBuffer, PagePacker, type StaleFields } from "./src_packer.ts";
+import { warmUpPacker } from "./src_warm_up.ts";
 
 let packer: PagePacker | undefined;
 let abort: Int32Array | undefined;
@@ -46,6 +48,7 @@ function handle(message: ToChannel): void {
     case "start":
       packer = new PagePacker(message.ram, message.layout, message.ramBlock);
       abort = message.abort;
+      post({ type: "warmed", packets: warmUpPacker(packer, message.warmUpPackets) });
       return;
     case "attach":
       socket = new SyncSocket(message.fd, {
