@@ -21,6 +21,7 @@ import { wireVersionOf } from "../harness/qemu/knobs.ts";
 import { TS_IMPLEMENTATION_VERSION } from "../harness/ts/implementation.ts";
 import { versionInfo } from "../harness/wire/versions.ts";
 import { cpuSeconds } from "../harness/cpu_time.ts";
+import { exitWithParent } from "../harness/exit_with_parent.ts";
 import { LineReader, stopProcess } from "./process.ts";
 import { RssSampler } from "./rss.ts";
 
@@ -205,8 +206,9 @@ class TsSide implements RunningDestination, RunningSource {
   constructor(role: "source" | "destination", flags: string[], args: string[]) {
     this.#role = role;
     this.#command = [Deno.execPath(), "run", "-A", ...flags, CLI, ...args];
-    this.#child = new Deno.Command(this.#command[0], {
-      args: this.#command.slice(1),
+    const line = exitWithParent(this.#command[0], this.#command.slice(1));
+    this.#child = new Deno.Command(line.command, {
+      args: [...line.args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { exitWithParent } from "../exit_with_parent.ts";
 import type { QemuBinary } from "./discovery.ts";
 import { withSignal } from "./abort.ts";
 import { QmpClient } from "./qmp.ts";
@@ -180,8 +181,10 @@ export class QemuProcess implements AsyncDisposable {
     try {
       await seedRamFile(ramPath, ramBytes, options.ram);
       const args = qemuArgs(options, mib, ramPath, qmpPath);
-      child = new Deno.Command(options.binary.path, {
-        args,
+      // Ends with the harness even when it is killed before any cleanup runs.
+      const line = exitWithParent(options.binary.path, args);
+      child = new Deno.Command(line.command, {
+        args: [...line.args],
         stdin: "null",
         stdout: "null",
         stderr: "piped",

@@ -10,6 +10,7 @@ import {
 import { QmpClosedError, QmpError } from "./qmp.ts";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { pkiDir } from "../pki/pki.ts";
+import { killedParentLeftChild } from "../exit_with_parent_testing.ts";
 
 const binaries = await discoverQemu();
 
@@ -183,6 +184,24 @@ Deno.test("qemu: a frozen QEMU is seen as frozen and still killed on dispose", a
   }
   assert.deepEqual(qemu.exit, { code: null, signal: "SIGKILL" });
   await assert.rejects(() => Deno.stat(qemu.dir), Deno.errors.NotFound);
+});
+
+Deno.test("qemu: a QEMU ends with a harness that is killed before any cleanup runs", async () => {
+  const binary = binaries[0];
+  if (!binary) return;
+  const left = await killedParentLeftChild(`
+    import { QemuProcess } from ${JSON.stringify(import.meta.resolve("./process.ts"))};
+    const qemu = await QemuProcess.launch({ binary: ${JSON.stringify(binary)} });
+    console.log(JSON.stringify({ pid: qemu.pid, dir: qemu.dir }));
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+  `);
+  try {
+    assert.equal(left.aliveBeforeKill, true);
+    assert.equal(left.aliveAfterKill, false, `QEMU ${left.report.pid} outlived its harness`);
+  } finally {
+    // The killed harness could not remove its temporary directory.
+    await Deno.remove(String(left.report.dir), { recursive: true }).catch(() => {});
+  }
 });
 
 Deno.test("qemu: no QEMU started by these tests is left running", async () => {
