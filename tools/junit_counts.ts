@@ -1,5 +1,6 @@
 /**
- * Prints `PASSED FAILED` counted from a JUnit report written by `deno test --junit-path`.
+ * Prints `PASSED FAILED` counted from a JUnit report written by `deno test --junit-path`, read
+ * from stdin (`deno run tools/junit_counts.ts <report.xml`).
  * Steps count as test cases of their own; a test with failing steps counts once per failure.
  *
  * @module
@@ -30,11 +31,7 @@ export function junitCounts(xml: string): { passed: number; failed: number; skip
 }
 
 if (import.meta.main) {
-  const path = Deno.args[0];
-  if (!path) {
-    console.error("usage: junit_counts.ts REPORT.xml");
-    Deno.exit(2);
-  }
-  const { passed, failed } = junitCounts(await Deno.readTextFile(path));
+  // The report comes on stdin, so no read permission is needed, whatever path it has.
+  const { passed, failed } = junitCounts(await new Response(Deno.stdin.readable).text());
   console.log(`${passed} ${failed}`);
 }
