@@ -8,6 +8,8 @@
  * @module
  */
 
+import { makeOwnedTempDir } from "../harness/owned_temp_dir.ts";
+
 /** The tmpfs the benchmark prefers. */
 export const TMPFS = "/dev/shm";
 
@@ -37,7 +39,8 @@ export async function useTmpfsForRam(): Promise<RamDir> {
   let path: string;
   try {
     if (!(await isTmpfs(TMPFS))) throw new Error(`${TMPFS} is not a tmpfs`);
-    path = await Deno.makeTempDir({ dir: TMPFS, prefix: "migwire-bench-" });
+    // Owned: a killed benchmark's guest RAM files are removed by the next one.
+    path = await makeOwnedTempDir({ dir: TMPFS, prefix: "migwire-bench-" });
   } catch (error) {
     const where = previous ?? "/tmp";
     return {

@@ -10,6 +10,7 @@ import { exitWithParent } from "../exit_with_parent.ts";
 import type { QemuBinary } from "./discovery.ts";
 import { withSignal } from "./abort.ts";
 import { QmpClient } from "./qmp.ts";
+import { makeOwnedTempDir } from "../owned_temp_dir.ts";
 import { createHash } from "node:crypto";
 import { DEFAULT_DENSITY, fillPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
 
@@ -173,7 +174,7 @@ export class QemuProcess implements AsyncDisposable {
     if (!Number.isInteger(mib) || mib < 1 || mib > 65536) {
       throw new RangeError(`ram.mib must be an integer in 1..65536, got ${mib}`);
     }
-    const dir = await Deno.makeTempDir({ prefix: "migwire-qemu-" });
+    const dir = await makeOwnedTempDir({ prefix: "migwire-qemu-" });
     const ramPath = `${dir}/ram`;
     const qmpPath = `${dir}/qmp.sock`;
     const ramBytes = mib * 1024 * 1024;

@@ -11,6 +11,7 @@ import { QmpClosedError, QmpError } from "./qmp.ts";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
 import { pkiDir } from "../pki/pki.ts";
 import { killedParentLeftChild } from "../exit_with_parent_testing.ts";
+import { sweepStaleDirs } from "../owned_temp_dir.ts";
 
 const binaries = await discoverQemu();
 
@@ -195,12 +196,15 @@ Deno.test("qemu: a QEMU ends with a harness that is killed before any cleanup ru
     console.log(JSON.stringify({ pid: qemu.pid, dir: qemu.dir }));
     await new Promise((resolve) => setTimeout(resolve, 60_000));
   `);
+  const dir = String(left.report.dir);
   try {
     assert.equal(left.aliveBeforeKill, true);
     assert.equal(left.aliveAfterKill, false, `QEMU ${left.report.pid} outlived its harness`);
+    // The killed harness could not remove its directory; the next harness's sweep does.
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    assert.ok((await sweepStaleDirs(parent, "migwire-qemu-")).includes(dir));
   } finally {
-    // The killed harness could not remove its temporary directory.
-    await Deno.remove(String(left.report.dir), { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
 
