@@ -16,6 +16,7 @@ import type { ChannelLoan } from "./dst_conn.ts";
 import type { ChannelEnd, MultifdChannelContext } from "./dst_multifd.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
 import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.ts";
+import { warmUpShortfall } from "./warm_up_packets.ts";
 
 /** How long a Worker may take to report after it was told to stop. */
 const STOP_GRACE_MS = 2_000;
@@ -87,14 +88,9 @@ function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {
       } else if (message.type === "ready") {
         resolve();
       } else if (message.type === "warmed") {
-        // Fewer packets than asked means the receiver stopped early: a bug, not a slow start.
-        if (message.packets === warmUp?.packets) resolve();
-        else {reject(
-            new WireError(
-              "E_IO",
-              `channel worker warmed up on ${message.packets} of ${warmUp?.packets} packets`,
-            ),
-          );}
+        const shortfall = warmUpShortfall("channel worker", message.packets, warmUp?.packets ?? 0);
+        if (shortfall) reject(shortfall);
+        else resolve();
       } else if (message.type === "warm-up-failed") {
         reject(wireErrorFromData(message.error));
       }

@@ -7,9 +7,10 @@
  */
 
 import { Deadline, DEFAULT_TIMEOUT_MS, type WaitOptions } from "../net/wait.ts";
-import { WireError, wireErrorFromData } from "../wire/errors.ts";
+import { wireErrorFromData } from "../wire/errors.ts";
 import type { PacketLayout } from "../wire/packet.ts";
 import type { FromChannel, StartMessage, ToChannel } from "./src_channel_messages.ts";
+import { warmUpShortfall } from "./warm_up_packets.ts";
 
 /** One channel Worker. */
 export class ChannelThread {
@@ -49,16 +50,10 @@ export class ChannelThread {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#onReply = (reply) => {
       if (reply.type === "error") reject(wireErrorFromData(reply.error));
-      else if (reply.type !== "warmed") return;
-      // Fewer packets than asked means the packer stopped early: a bug, not a slow start.
-      else if (reply.packets === message.warmUpPackets) resolve();
-      else {
-        reject(
-          new WireError(
-            "E_IO",
-            `channel thread warmed up on ${reply.packets} of ${message.warmUpPackets} packets`,
-          ),
-        );
+      else if (reply.type === "warmed") {
+        const shortfall = warmUpShortfall("channel thread", reply.packets, message.warmUpPackets);
+        if (shortfall) reject(shortfall);
+        else resolve();
       }
     };
     this.post(message);

@@ -8,6 +8,7 @@
  */
 
 import { PAGE_SIZE } from "../ram/pattern.ts";
+import { WireError } from "../wire/errors.ts";
 import { pageCount } from "../wire/packet.ts";
 
 /** Warm-up packets at most: enough for V8 to optimise a channel's loop. */
@@ -27,4 +28,19 @@ export const MAX_WARM_UP_PACKETS = 2000;
 export function warmUpPackets(ramMib: number, channels: number): number {
   const packets = Math.ceil((ramMib * 1024 * 1024) / (pageCount(PAGE_SIZE) * PAGE_SIZE));
   return Math.min(MAX_WARM_UP_PACKETS, 4 * Math.ceil(packets / Math.max(1, channels)));
+}
+
+/**
+ * Whether a Worker that reports `got` warm-up packets of `asked` did them all; otherwise the
+ * error to fail its start with. Fewer means its loop stopped early: a bug, not a slow start.
+ *
+ * @example
+ * ```ts
+ * import { warmUpShortfall } from "./warm_up_packets.ts";
+ * console.log(warmUpShortfall("channel worker", 50, 50)); // null
+ * ```
+ */
+export function warmUpShortfall(who: string, got: number, asked: number): WireError | null {
+  if (got === asked) return null;
+  return new WireError("E_IO", `${who} warmed up on ${got} of ${asked} packets`);
 }
