@@ -41,10 +41,10 @@ export interface ReadOptions extends WaitOptions {
   /**
    * `false`: read no more than this call needs when nothing is buffered, so the bytes that
    * follow (e.g. a payload read with {@linkcode ByteReaderOptions.directReadMin} straight into
-   * its destination) stay in the socket. Only for readers with direct reads; others always fill
-   * their buffer. Default `true`: fill the buffer.
+   * its destination) stay in the socket; a number: at most that many bytes more. Only for
+   * readers with direct reads; others always fill their buffer. Default `true`: fill the buffer.
    */
-  readonly readAhead?: boolean;
+  readonly readAhead?: boolean | number;
 }
 
 type Mode = "raw" | "byob" | "default";
@@ -272,8 +272,7 @@ export class ByteReader {
             got += (await this.#readDirect(target.subarray(got), deadline)) ?? 0;
           } else {
             // Forgoing read-ahead only pays where the next read can go direct.
-            const exact = options?.readAhead === false && this.#directReadMin !== Infinity;
-            await this.#fill(deadline, false, exact ? want - got : Infinity);
+            await this.#fill(deadline, false, want - got + this.#aheadLimit(options));
           }
           continue;
         }
@@ -286,6 +285,14 @@ export class ByteReader {
       deadline.clear();
     }
     return got;
+  }
+
+  /** Bytes a fill may take past what a read needs. */
+  #aheadLimit(options: ReadOptions | undefined): number {
+    // Forgoing read-ahead only pays where the next read can go direct.
+    const ahead = options?.readAhead ?? true;
+    if (ahead === true || this.#directReadMin === Infinity) return Infinity;
+    return ahead === false ? 0 : Math.max(0, ahead);
   }
 
   #consume(n: number): void {

@@ -88,10 +88,12 @@ class ChannelInput {
 
   /**
    * Fills `into`; `false` at a clean end before its first byte when `endOk`. A small read takes
-   * what the socket has, up to a few KiB, so a packet's header and body cost one call; a large
-   * one (a payload) goes straight into place.
+   * what the socket has, up to `readAhead` bytes more, so a packet's header and body cost one
+   * call; a large one (a payload) goes straight into place. Staged bytes are copied again, and
+   * into shared RAM slowly (V8 copies into a `SharedArrayBuffer` with relaxed atomics), so
+   * header reads do not reach into the payload.
    */
-  read(into: Uint8Array, what: string, endOk: boolean): boolean {
+  read(into: Uint8Array, what: string, endOk: boolean, readAhead: number): boolean {
     let got = this.#fromStage(into);
     while (got < into.length) {
       const want = into.length - got;
@@ -99,7 +101,10 @@ class ChannelInput {
         got += this.#socket.readFull(into.subarray(got), what);
         break;
       }
-      const n = this.#socket.read(this.#stage, what);
+      const n = this.#socket.read(
+        this.#stage.subarray(0, Math.min(STAGE_SIZE, want + readAhead)),
+        what,
+      );
       if (n === 0) break;
       this.#staged = this.#stage.subarray(0, n);
       got += this.#fromStage(into.subarray(got));
@@ -169,8 +174,9 @@ async function run(start: Start): Promise<void> {
       const step = next.value;
       let answer = true;
       try {
-        if (step.kind === "read") answer = channel.read(step.into, step.what, step.endOk);
-        else if (step.kind === "blocks") await image.whenAnnounced(abort.signal);
+        if (step.kind === "read") {
+          answer = channel.read(step.into, step.what, step.endOk, step.readAhead);
+        } else if (step.kind === "blocks") await image.whenAnnounced(abort.signal);
         else {
           if (unreported > 0) post({ type: "progress", bytes: unreported });
           unreported = 0;

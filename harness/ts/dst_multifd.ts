@@ -66,8 +66,11 @@ export interface ReadStep {
   readonly what: string;
   /** A clean end of stream before the first byte is answered with `false` instead of failing. */
   readonly endOk: boolean;
-  /** `false`: the bytes after these are a payload read straight into RAM; do not read ahead. */
-  readonly readAhead: boolean;
+  /**
+   * Bytes past `into` the driver may read with it: 0 when a payload read straight into RAM
+   * follows (bytes staged on the way would be copied again), `Infinity` when anything may.
+   */
+  readonly readAhead: number;
 }
 
 /** A wait the receiver asks its driver for. */
@@ -112,13 +115,16 @@ export function* channelSteps(ctx: ChannelCore): Generator<ChannelStep, ChannelE
   const offsets = new Float64Array(count);
   // QEMU ≥ 10.0 reads the 12-byte header first; older ones the whole fixed-size packet.
   const firstRead = layout === "v10.0" ? PACKET_HDR_SIZE : packet.length;
-  // Header and body are read exactly: a payload read straight into RAM follows them.
-  const exact = (into: Uint8Array, what: string, endOk = false): ReadStep => ({
+  // A payload read straight into RAM follows header and body, so they are read without going
+  // past the packet. 10.0+'s header may take a RAM packet's body with it: a device-state packet
+  // is shorter, but what it brings along of the next bytes is no RAM payload.
+  const headerAhead = layout === "v10.0" ? packet.length - PACKET_HDR_SIZE : 0;
+  const exact = (into: Uint8Array, what: string, readAhead = 0, endOk = false): ReadStep => ({
     kind: "read",
     into,
     what,
     endOk,
-    readAhead: false,
+    readAhead,
   });
   observed.packets ??= 0;
   observed.syncs ??= 0;
@@ -128,7 +134,7 @@ export function* channelSteps(ctx: ChannelCore): Generator<ChannelStep, ChannelE
     const before = ctx.bytesRead();
     let head: boolean;
     try {
-      head = yield exact(packet.subarray(0, firstRead), "packet header", true);
+      head = yield exact(packet.subarray(0, firstRead), "packet header", headerAhead, true);
     } catch (error) {
       if (
         ctx.relaxedEof && error instanceof WireError &&
@@ -209,7 +215,7 @@ function* deviceStateSteps(
 }
 
 function read(into: Uint8Array, what: string): ReadStep {
-  return { kind: "read", into, what, endOk: false, readAhead: true };
+  return { kind: "read", into, what, endOk: false, readAhead: Infinity };
 }
 
 /**
