@@ -208,8 +208,8 @@ export function receiveMultifdChannelInWorker(
       () => {},
     );
   }
-  const memory = ctx.ram.bytes.buffer;
-  if (!(memory instanceof SharedArrayBuffer)) {
+  const memory = ctx.ram.bytes;
+  if (!(memory.buffer instanceof SharedArrayBuffer)) {
     throw new TypeError("a channel Worker needs the RAM image in a SharedArrayBuffer");
   }
   post({

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { WireError } from "../wire/errors.ts";
 import type { RamSpec } from "../implementation.ts";
+import { pageAlignedBytes } from "../ram/page_aligned.ts";
 import { DEFAULT_DENSITY, fillPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
 
 /** Largest guest RAM the destination allocates, in MiB. */
@@ -67,23 +68,27 @@ export class RamImage {
   readonly #announced = Promise.withResolvers<void>();
 
   /**
-   * `memory`: `"private"` (default) or `"shared"` allocates the image, in a `SharedArrayBuffer`
-   * for the latter, so that Workers receiving channels write into it; a `SharedArrayBuffer` of
-   * exactly `mib` MiB is used as it is (a Worker's view of the destination's image).
+   * `memory`: `"private"` (default) or `"shared"` allocates the image, page aligned, in a
+   * `SharedArrayBuffer` for the latter, so that Workers receiving channels write into it; a
+   * `Uint8Array` of exactly `mib` MiB in a `SharedArrayBuffer` is used as it is (a Worker's view
+   * of the destination's image).
    */
-  constructor(mib: number, memory: "private" | "shared" | SharedArrayBuffer = "private") {
+  constructor(mib: number, memory: "private" | "shared" | Uint8Array = "private") {
     if (!Number.isInteger(mib) || mib <= 0 || mib > MAX_RAM_MIB) {
       throw new RangeError(`ram.mib must be an integer in 1..${MAX_RAM_MIB}, got ${mib}`);
     }
     const size = mib * 1024 * 1024;
-    if (memory instanceof SharedArrayBuffer && memory.byteLength !== size) {
-      throw new RangeError(`shared RAM of ${memory.byteLength} bytes is not ${mib} MiB`);
+    if (memory instanceof Uint8Array) {
+      if (!(memory.buffer instanceof SharedArrayBuffer)) {
+        throw new TypeError("a RAM image given as bytes must be in a SharedArrayBuffer");
+      }
+      if (memory.length !== size) {
+        throw new RangeError(`shared RAM of ${memory.length} bytes is not ${mib} MiB`);
+      }
+      this.bytes = memory;
+    } else {
+      this.bytes = pageAlignedBytes(size, memory === "shared");
     }
-    this.bytes = memory instanceof SharedArrayBuffer
-      ? new Uint8Array(memory)
-      : memory === "shared"
-      ? new Uint8Array(new SharedArrayBuffer(size))
-      : new Uint8Array(size);
   }
 
   /**

@@ -25,8 +25,8 @@ export type ToChannelWorker =
     readonly id: number;
     readonly name: string;
     readonly layout: PacketLayout;
-    /** The RAM image's memory. */
-    readonly ram: SharedArrayBuffer;
+    /** The RAM image: a page-aligned view into a `SharedArrayBuffer`. */
+    readonly ram: Uint8Array;
     /** The block list, when the main stream has announced it already. */
     readonly blocks: readonly BlockEntry[] | null;
     readonly readTimeoutMs: number;

@@ -11,11 +11,14 @@
 import { WireError } from "../wire/errors.ts";
 import type { RamSpec } from "../implementation.ts";
 import { createHash } from "node:crypto";
+import { pageAlignedBytes } from "../ram/page_aligned.ts";
 import { fillPatternPage, isPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
 
 /** The source's guest RAM and its digest. */
 export interface SourceRam {
-  /** The RAM, in a `SharedArrayBuffer`: the channel Workers read it where it is. */
+  /**
+   * The RAM, page aligned in a `SharedArrayBuffer`: the channel Workers read it where it is.
+   */
   readonly bytes: Uint8Array;
   readonly sha256: string;
 }
@@ -58,12 +61,12 @@ export async function loadSourceRam(spec: RamSpec, file?: string): Promise<Sourc
   return { bytes: read, sha256: digest(read) };
 }
 
-/** `patternRam` of `harness/ram/pattern.ts`, in a `SharedArrayBuffer`. */
+/** `patternRam` of `harness/ram/pattern.ts`, page aligned in a `SharedArrayBuffer`. */
 function sharedPatternRam(mib: number, seed: number, density?: number): Uint8Array {
   if (!Number.isInteger(mib) || mib <= 0 || mib > 65536) {
     throw new RangeError(`ram.mib must be an integer in 1..65536, got ${mib}`);
   }
-  const ram = new Uint8Array(new SharedArrayBuffer(mib * 1024 * 1024));
+  const ram = pageAlignedBytes(mib * 1024 * 1024, true);
   const pages = ram.byteLength / PAGE_SIZE;
   for (let i = 0; i < pages; i++) {
     if (isPatternPage(seed, i, density)) {
@@ -78,7 +81,7 @@ async function readShared(file: string, expected: number): Promise<Uint8Array | 
   using handle = await Deno.open(file);
   const size = (await handle.stat()).size;
   if (size !== expected) return size;
-  const bytes = new Uint8Array(new SharedArrayBuffer(size));
+  const bytes = pageAlignedBytes(size, true);
   for (let at = 0; at < size;) {
     const n = await handle.read(bytes.subarray(at));
     if (n === null) return bytes.slice(0, at);
