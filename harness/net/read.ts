@@ -271,7 +271,6 @@ export class ByteReader {
           if (want - got >= this.#directReadMin) {
             got += (await this.#readDirect(target.subarray(got), deadline)) ?? 0;
           } else {
-            // Forgoing read-ahead only pays where the next read can go direct.
             await this.#fill(deadline, false, want - got + this.#aheadLimit(options));
           }
           continue;
