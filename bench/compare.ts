@@ -64,7 +64,10 @@ export function figures(report: BenchReport): Figure[] {
     const base = `throughput ${size} ${pairName(row)} ${row.channels}ch ${row.transport}`;
     push(`${base} MB/s`, row.mbps?.median, "higher");
     const reference = pairName(row) === pairName(report.settings.reference);
-    if (!reference) push(`${base} ×reference`, row.ratioToReference, "higher");
+    if (!reference) {
+      push(`${base} ×reference`, row.ratioToReference, "higher");
+      push(`${base} ×reference round by round`, row.pairedRatioToReference?.median, "higher");
+    }
     push(`${base} ×ceiling`, row.ratioToCeiling, "higher");
     const mem = `memory ${size} ${pairName(row)} ${row.channels}ch ${row.transport}`;
     push(`${mem} destination peak RSS`, row.destinationPeakRss?.median, "lower");

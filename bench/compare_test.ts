@@ -12,7 +12,13 @@ Deno.test("relativeWorse: positive means worse in either direction", () => {
 
 Deno.test("figures: keyed by RAM size, pair, channels and transport; missing values left out", () => {
   const report = sampleReport({
-    throughput: [sampleThroughput({ mbps: summarize([1000]), ratioToReference: null })],
+    throughput: [
+      sampleThroughput({
+        mbps: summarize([1000]),
+        ratioToReference: null,
+        pairedRatioToReference: null,
+      }),
+    ],
   });
   const keys = figures(report).map((f) => f.key);
   ok(keys.includes("throughput 256MiB qemu-10.0→ts 4ch plain MB/s"));
@@ -49,6 +55,12 @@ Deno.test("compareReports: another RAM size shares only the size-independent fig
   const result = compareReports(baseline, current);
   ok(result.compared.every((c) => !c.key.startsWith("throughput")));
   ok(result.warnings.some((w) => w.includes("1024 MiB")));
+});
+
+Deno.test("figures: the round-by-round ratio is a figure of its own", () => {
+  const found = figures(sampleReport()).find((f) => f.key.endsWith("×reference round by round"));
+  assertEquals(found?.value, 1.02);
+  assertEquals(found?.better, "higher");
 });
 
 Deno.test("figures: the reference pair's ratio to itself is no figure", () => {

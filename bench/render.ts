@@ -83,7 +83,8 @@ function headline(report: BenchReport): string[] {
     if (!row) return;
     lines.push(
       `- ${label} (${pairName(row)}, ${HEADLINE_CHANNELS} channels, plain): ` +
-        `${fixed(row.mbps?.median)} MB/s = ${times(row.ratioToReference)} QEMU→QEMU, ` +
+        `${fixed(row.mbps?.median)} MB/s = ${times(row.ratioToReference)} QEMU→QEMU ` +
+        `(round by round ${span(row.pairedRatioToReference, 2)}), ` +
         `${times(row.ratioToCeiling)} the loopback ceiling.`,
     );
   };
@@ -103,7 +104,9 @@ function throughputSection(report: BenchReport): string[] {
   return [
     "## Throughput",
     "",
-    `MB/s of guest RAM (10^6 bytes/s); × ${ref} and × ceiling are ratios of medians.`,
+    `MB/s of guest RAM (10^6 bytes/s); × ${ref} and × ceiling are ratios of medians; ` +
+    `"round by round" is the median (min–max) of each round's MB/s over ${ref}'s in the same ` +
+    "round, the pairs of a round running back to back.",
     "",
     markdownTable(
       [
@@ -112,6 +115,7 @@ function throughputSection(report: BenchReport): string[] {
         "Pair",
         "MB/s",
         `× ${ref}`,
+        "round by round",
         "× ceiling",
         "Seconds",
         "TS dst peak RSS",
@@ -124,13 +128,26 @@ function throughputSection(report: BenchReport): string[] {
         pairName(r),
         span(r.mbps),
         times(r.ratioToReference),
+        span(r.pairedRatioToReference, 2),
         times(r.ratioToCeiling),
         span(r.seconds, 2),
         r.destinationPeakRss ? mib(r.destinationPeakRss.median) : "",
         r.sourcePeakRss ? mib(r.sourcePeakRss.median) : "",
         r.failures.length > 0 ? `${r.failures.length}/${r.runs}` : "",
       ]),
-      ["left", "right", "left", "right", "right", "right", "right", "right", "right", "right"],
+      [
+        "left",
+        "right",
+        "left",
+        "right",
+        "right",
+        "right",
+        "right",
+        "right",
+        "right",
+        "right",
+        "right",
+      ],
     ),
     "",
     ...failureLines(rows),

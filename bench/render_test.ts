@@ -18,7 +18,14 @@ Deno.test("renderReport: header names cores, versions, the bandwidth limit, prea
 Deno.test("renderReport: throughput rows with ratios and the headline", () => {
   const text = renderReport(sampleReport());
   ok(text.includes("| plain     |   4 | qemu-10.0→ts | 1000 (900–1100) |"), text);
-  ok(text.includes("TypeScript destination (qemu-10.0→ts, 4 channels, plain): 1000 MB/s = 1.05×"));
+  ok(text.includes("| 1000 (900–1100) |                 1.05× | 1.02 (0.98–1.10) |"), text);
+  ok(
+    text.includes(
+      "TypeScript destination (qemu-10.0→ts, 4 channels, plain): 1000 MB/s = 1.05× QEMU→QEMU " +
+        "(round by round 1.02 (0.98–1.10)), 0.40× the loopback ceiling.",
+    ),
+    text,
+  );
 });
 
 Deno.test("renderReport: memory against the guest RAM; failures listed", () => {

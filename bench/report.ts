@@ -37,6 +37,12 @@ export interface ThroughputResult extends Pair {
   readonly wireBytes: number | null;
   /** Median MB/s over the reference pair's median MB/s at the same channels and transport. */
   readonly ratioToReference: number | null;
+  /**
+   * MB/s over the reference's MB/s of the same round (round `i` of every pair runs back to back),
+   * summarised over the rounds both completed: less swayed by the machine's slow spells than
+   * the ratio of medians (absent in older reports).
+   */
+  readonly pairedRatioToReference?: Summary | null;
   /** Median MB/s over the loopback ceiling's median at the same channel count. */
   readonly ratioToCeiling: number | null;
   /** Peak RSS (VmHWM) of a TypeScript destination process, bytes. */

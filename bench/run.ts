@@ -30,7 +30,7 @@ import {
   type Transport,
   type VersionInfo,
 } from "./report.ts";
-import { median, megabytesPerSecond, ratio, summarize } from "./stats.ts";
+import { median, megabytesPerSecond, pairedRatio, ratio, summarize } from "./stats.ts";
 import { runSuite, type SuiteRun } from "./suite.ts";
 import { tsProcessImplementation } from "./ts_process.ts";
 
@@ -226,6 +226,8 @@ async function measureThroughput(
 ): Promise<{ throughput: ThroughputResult[]; ceiling: CeilingResult[] }> {
   const bytes = ram.mib * 1048576;
   const runs = new Map<string, PairRun[]>();
+  /** MB/s by round (`null` where the run failed), to pair each pair's round with the reference's. */
+  const rounds = new Map<string, (number | null)[]>();
   const failures = new Map<string, string[]>();
   const iperf = new Map<number, Iperf3Result[]>();
   const iperfFailures = new Map<number, string[]>();
@@ -257,6 +259,9 @@ async function measureThroughput(
           const key = keyOf(pair, channels, transport);
           const what = `${pairName(pair)} ${channels}ch ${transport} run ${run + 1}`;
           let result: PairRun;
+          const round = rounds.get(key) ?? [];
+          rounds.set(key, round);
+          round[run] = null;
           try {
             result = await runPair({
               src: impls.get(pair.src)!,
@@ -279,6 +284,7 @@ async function measureThroughput(
             continue;
           }
           push(runs, key, result);
+          round[run] = megabytesPerSecond(bytes, result.seconds);
           progress(
             what,
             `${megabytesPerSecond(bytes, result.seconds).toFixed(0)} MB/s (${
@@ -306,6 +312,7 @@ async function measureThroughput(
   for (const transport of options.transports) {
     for (const channels of options.channels) {
       const refRuns = runs.get(keyOf(reference, channels, transport)) ?? [];
+      const refRounds = rounds.get(keyOf(reference, channels, transport)) ?? [];
       const refMbps = summarize(refRuns.map((r) => megabytesPerSecond(bytes, r.seconds)));
       const ceil = ceiling.find((c) => c.channels === channels)?.mbps ?? null;
       for (const pair of pairs) {
@@ -326,6 +333,7 @@ async function measureThroughput(
           destinationSeconds: values((r) => r.destinationSeconds),
           wireBytes: wire.length > 0 ? median(wire) : null,
           ratioToReference: ratio(mbps, refMbps),
+          pairedRatioToReference: pairedRatio(rounds.get(key) ?? [], refRounds),
           ratioToCeiling: ratio(mbps, ceil),
           destinationPeakRss: values((r) => r.destinationPeakRss),
           sourcePeakRss: values((r) => r.sourcePeakRss),

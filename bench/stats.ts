@@ -80,3 +80,29 @@ export function ratio(a: Summary | null, b: Summary | null): number | null {
 export function megabytesPerSecond(bytes: number, seconds: number): number {
   return seconds > 0 ? bytes / 1e6 / seconds : NaN;
 }
+
+/**
+ * Per-round ratios `a[i] / b[i]` of two series measured in the same rounds (round `i` of each
+ * runs back to back), summarised; rounds where either is missing (`null` or not finite) are left
+ * out. A slow spell of the machine then weighs on both sides of one ratio rather than on one
+ * side of the ratio of medians.
+ *
+ * @example
+ * ```ts
+ * import { pairedRatio } from "./stats.ts";
+ * console.log(pairedRatio([900, 1800, null], [1000, 2000, 3000])?.median); // 0.9
+ * ```
+ */
+export function pairedRatio(
+  a: readonly (number | null)[],
+  b: readonly (number | null)[],
+): Summary | null {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === null || y === null || !Number.isFinite(x) || !Number.isFinite(y) || y === 0) continue;
+    ratios.push(x / y);
+  }
+  return summarize(ratios);
+}

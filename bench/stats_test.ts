@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { median, megabytesPerSecond, ratio, summarize } from "./stats.ts";
+import { median, megabytesPerSecond, pairedRatio, ratio, summarize } from "./stats.ts";
 
 Deno.test("summarize: median of an odd count is the middle run", () => {
   assertEquals(summarize([5, 1, 3]), { median: 3, min: 1, max: 5, values: [5, 1, 3] });
@@ -32,4 +32,16 @@ Deno.test("megabytesPerSecond: decimal megabytes; NaN for no time", () => {
 Deno.test("median: unsorted input; NaN for none", () => {
   assertEquals(median([9, 1, 5]), 5);
   assertEquals(Number.isNaN(median([])), true);
+});
+
+Deno.test("pairedRatio: ratios round by round, skipping rounds either side missed", () => {
+  const paired = pairedRatio([900, 1800, null, 4000, NaN], [1000, 2000, 3000, 4000, 10]);
+  assertEquals(paired?.values, [0.9, 0.9, 1]);
+  assertEquals(paired?.median, 0.9);
+  assertEquals(paired?.max, 1);
+});
+
+Deno.test("pairedRatio: no round in common gives null", () => {
+  assertEquals(pairedRatio([null, 5], [5, 0]), null);
+  assertEquals(pairedRatio([], []), null);
 });

@@ -29,6 +29,7 @@ export function sampleThroughput(overrides: Partial<ThroughputResult> = {}): Thr
     destinationSeconds: summarize([0.3, 0.27, 0.24]),
     wireBytes: 269_000_000,
     ratioToReference: 1.05,
+    pairedRatioToReference: summarize([0.98, 1.02, 1.1]),
     ratioToCeiling: 0.4,
     destinationPeakRss: summarize([400e6]),
     sourcePeakRss: null,
