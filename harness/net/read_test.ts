@@ -253,18 +253,7 @@ Deno.test("ByteReader: a direct read abandoned by its wait fails the reader for 
 
 Deno.test("ByteReader: a read without read-ahead leaves the payload for a direct read", async () => {
   const data = new Uint8Array(12 + 65536).map((_, i) => i & 0xff);
-  let at = 0;
-  const asked: number[] = [];
-  const source = {
-    read(buffer: Uint8Array): Promise<number | null> {
-      asked.push(buffer.length);
-      if (at >= data.length) return Promise.resolve(null);
-      const n = Math.min(buffer.length, data.length - at);
-      buffer.set(data.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  };
+  const { source, asked } = recordingSource(data);
   const reader = new ByteReader(source, { bufferSize: 1 << 20, directReadMin: 16384 });
   const header = await reader.readExactly(new Uint8Array(12), { readAhead: false });
   assert.deepEqual(header, data.subarray(0, 12));
@@ -277,6 +266,21 @@ Deno.test("ByteReader: a read without read-ahead leaves the payload for a direct
 
 Deno.test("ByteReader: a read-ahead of N bytes takes the packet body along, not the payload", async () => {
   const data = new Uint8Array(12 + 1332 + 65536).map((_, i) => i & 0xff);
+  const { source, asked } = recordingSource(data);
+  const reader = new ByteReader(source, { bufferSize: 1 << 20, directReadMin: 16384 });
+  const header = await reader.readExactly(new Uint8Array(12), { readAhead: 1332 });
+  assert.deepEqual(header, data.subarray(0, 12));
+  const body = await reader.readExactly(new Uint8Array(1332), { readAhead: 0 });
+  assert.deepEqual(body, data.subarray(12, 1344));
+  const payload = new Uint8Array(65536);
+  await reader.readExactly(payload);
+  assert.deepEqual(payload, data.subarray(1344));
+  // Header and body took one read of exactly their bytes; the payload went straight in.
+  assert.deepEqual(asked, [1344, 65536]);
+});
+
+/** A `read()` source over `data` that records the size of every buffer it is asked to fill. */
+function recordingSource(data: Uint8Array) {
   let at = 0;
   const asked: number[] = [];
   const source = {
@@ -289,14 +293,5 @@ Deno.test("ByteReader: a read-ahead of N bytes takes the packet body along, not 
       return Promise.resolve(n);
     },
   };
-  const reader = new ByteReader(source, { bufferSize: 1 << 20, directReadMin: 16384 });
-  const header = await reader.readExactly(new Uint8Array(12), { readAhead: 1332 });
-  assert.deepEqual(header, data.subarray(0, 12));
-  const body = await reader.readExactly(new Uint8Array(1332), { readAhead: 0 });
-  assert.deepEqual(body, data.subarray(12, 1344));
-  const payload = new Uint8Array(65536);
-  await reader.readExactly(payload);
-  assert.deepEqual(payload, data.subarray(1344));
-  // Header and body took one read of exactly their bytes; the payload went straight in.
-  assert.deepEqual(asked, [1344, 65536]);
-});
+  return { source, asked };
+}
