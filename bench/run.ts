@@ -287,9 +287,7 @@ async function measureThroughput(
           round[run] = megabytesPerSecond(bytes, result.seconds);
           progress(
             what,
-            `${megabytesPerSecond(bytes, result.seconds).toFixed(0)} MB/s (${
-              result.seconds.toFixed(2)
-            } s)`,
+            `${round[run]!.toFixed(0)} MB/s (${result.seconds.toFixed(2)} s)`,
           );
         }
       }

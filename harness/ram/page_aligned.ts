@@ -43,8 +43,8 @@ export function pageAlignedBytes(size: number, shared: boolean): Uint8Array {
     ? new SharedArrayBuffer(size + HOST_PAGE_SIZE)
     : new ArrayBuffer(size + HOST_PAGE_SIZE);
   const whole = new Uint8Array(buffer);
-  const address = Number(BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(whole))) % 4096n);
-  const skip = address === 0 ? 0 : HOST_PAGE_SIZE - address;
+  const offset = pageOffset(whole) ?? 0;
+  const skip = offset === 0 ? 0 : HOST_PAGE_SIZE - offset;
   return whole.subarray(skip, skip + size);
 }
 
@@ -59,5 +59,6 @@ export function pageAlignedBytes(size: number, shared: boolean): Uint8Array {
  */
 export function pageOffset(bytes: Uint8Array): number | null {
   if (!addressesReadable() || bytes.length === 0) return null;
-  return Number(BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes))) % 4096n);
+  const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+  return Number(address % BigInt(HOST_PAGE_SIZE));
 }
