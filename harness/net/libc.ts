@@ -7,6 +7,8 @@
  * @module
  */
 
+/** `AF_UNIX`. */
+export const AF_UNIX = 1;
 /** `AF_INET`. */
 export const AF_INET = 2;
 /** `SOCK_STREAM`. */
@@ -62,6 +64,7 @@ export const MAX_RETRIES = 16;
 
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },

@@ -13,6 +13,7 @@
 import { loadLibc } from "../net/libc.ts";
 import { SyncSocket } from "../net/native_sync.ts";
 import { WireError, wireErrorToData } from "../wire/errors.ts";
+import { ChannelInput } from "./dst_channel_input.ts";
 import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
@@ -23,9 +24,6 @@ type Start = Extract<ToChannelWorker, { type: "start" }>;
 
 /** Progress is reported at most this often: a message per packet costs the Worker dearly. */
 const PROGRESS_INTERVAL_MS = 50;
-
-/** Small reads take up to this much of what the socket has; larger ones go straight to RAM. */
-const STAGE_SIZE = 8192;
 
 const abort = new AbortController();
 let ram: RamImage | null = null;
@@ -67,65 +65,6 @@ self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
 // would otherwise fall inside the transfer.
 loadLibc();
 post({ type: "ready" });
-
-/**
- * Exact reads, blocking: the bytes the destination had received first, then the socket. Words
- * its errors as `ByteReader` does, so both paths report alike.
- */
-class ChannelInput {
-  readonly #socket: SyncSocket;
-  readonly #name: string;
-  /** Bytes received and not consumed: the lent leftover, then what a small read brought. */
-  #staged: Uint8Array;
-  readonly #stage = new Uint8Array(STAGE_SIZE);
-  bytesRead = 0;
-
-  constructor(socket: SyncSocket, leftover: Uint8Array, name: string) {
-    this.#socket = socket;
-    this.#staged = leftover;
-    this.#name = name;
-  }
-
-  /**
-   * Fills `into`; `false` at a clean end before its first byte when `endOk`. A small read takes
-   * what the socket has, up to `readAhead` bytes more, so a packet's header and body cost one
-   * call; a large one (a payload) goes straight into place. Staged bytes are copied again, and
-   * into shared RAM slowly (V8 copies into a `SharedArrayBuffer` with relaxed atomics), so
-   * header reads do not reach into the payload.
-   */
-  read(into: Uint8Array, what: string, endOk: boolean, readAhead: number): boolean {
-    let got = this.#fromStage(into);
-    while (got < into.length) {
-      const want = into.length - got;
-      if (want >= STAGE_SIZE / 2) {
-        got += this.#socket.readFull(into.subarray(got), what);
-        break;
-      }
-      const n = this.#socket.read(
-        this.#stage.subarray(0, Math.min(STAGE_SIZE, want + readAhead)),
-        what,
-      );
-      if (n === 0) break;
-      this.#staged = this.#stage.subarray(0, n);
-      got += this.#fromStage(into.subarray(got));
-    }
-    this.bytesRead += got;
-    if (got === into.length) return true;
-    if (got === 0 && endOk) return false;
-    throw new WireError(
-      "E_TRUNCATED",
-      `end of stream on ${this.#name} after ${got} of ${into.length} bytes of ${what}`,
-      { field: what, received: got, expected: into.length },
-    );
-  }
-
-  #fromStage(into: Uint8Array): number {
-    const n = Math.min(into.length, this.#staged.length);
-    into.set(this.#staged.subarray(0, n));
-    this.#staged = this.#staged.subarray(n);
-    return n;
-  }
-}
 
 function waitForRelease(): Promise<void> {
   return new Promise<void>((resolve, reject) => {
