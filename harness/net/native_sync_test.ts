@@ -33,6 +33,12 @@ function pattern(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
+function shared(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  copy.set(bytes);
+  return copy;
+}
+
 Deno.test({
   name: "SyncSocket reads a lent socket into shared memory and sees the end of stream",
   ignore: !available,
@@ -55,7 +61,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "SyncSocket writes many buffers in order with sendmsg, across partial writes",
+  name: "SyncSocket writes many buffers, also views of shared memory, in order with sendmsg",
   ignore: !available,
 }, async () => {
   // The reader is another process: this thread blocks in the writes.
@@ -74,7 +80,19 @@ Deno.test({
   const server = await listener.accept();
   listener.close();
   try {
-    const parts = [pattern(1300, 2), new Uint8Array(0), pattern(4 * 1024 * 1024, 3), pattern(7, 4)];
+    // Views of two shared buffers, back and forth: their addresses are remembered per buffer.
+    const ramA = shared(pattern(3 * 4096, 5));
+    const ramB = shared(pattern(8192, 6));
+    const parts = [
+      pattern(1300, 2),
+      new Uint8Array(0),
+      pattern(4 * 1024 * 1024, 3),
+      ramA.subarray(4096, 8192),
+      ramB.subarray(1, 4000),
+      ramA.subarray(1, 100),
+      ramA.subarray(8192),
+      pattern(7, 4),
+    ];
     const total = parts.reduce((sum, p) => sum + p.length, 0);
     const socket = new SyncSocket(server.lend("write"), { timeoutMs: 10_000, name: "channel" });
     socket.writeAllv(parts);
