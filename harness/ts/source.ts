@@ -203,7 +203,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
         ? "script stopped after the init packets"
         : "script connected no main channel or no multifd channel to send on";
       await hold(connectionsOf(channels), script.holdMs ?? DEFAULT_HOLD_MS, signal);
-      await closeAll(channels, closeMode, signal);
+      await closeAll(channels, closeMode, signal, closeWaitAfterHold(channels));
       return finish({ status: "failed", message: scriptEnded });
     }
     sender = threads
@@ -248,7 +248,7 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       await mainWriter.flush().catch(() => {});
       await sender.flush().catch(() => {});
       await hold(connectionsOf(channels), script.holdMs ?? DEFAULT_HOLD_MS, signal);
-      await closeAll(channels, closeMode, signal);
+      await closeAll(channels, closeMode, signal, closeWaitAfterHold(channels));
       return finish({ status: "failed", message: scriptEnded });
     }
     await closeAll(channels, closeMode, signal);
@@ -291,12 +291,28 @@ async function endMultifdAbruptly(channels: OpenedChannels, signal: AbortSignal)
 }
 
 /** Closes every channel the same way, in parallel. */
+/**
+ * How long each channel's close waits for the destination's own close once the destination closed
+ * a channel while the script held them: it has ended the migration then, and a QEMU that failed
+ * before loading (10.0, a rejected multifd channel) never reads its main channel again, so the
+ * wait would always run to its full bound.
+ */
+export const CLOSE_WAIT_AFTER_REJECTION_MS = 500;
+
+/** The close wait after a hold: short when the destination has closed a channel already. */
+function closeWaitAfterHold(channels: OpenedChannels): number | undefined {
+  const rejected = connectionsOf(channels).some((c) => c.peerDone);
+  return rejected ? CLOSE_WAIT_AFTER_REJECTION_MS : undefined;
+}
+
+/** Closes every channel in `mode`, each waiting at most `timeoutMs` (default: its own bound). */
 async function closeAll(
   channels: OpenedChannels,
   mode: CloseMode,
   signal: AbortSignal,
+  timeoutMs?: number,
 ): Promise<void> {
-  await Promise.all(connectionsOf(channels).map((c) => c.close(mode, { signal })));
+  await Promise.all(connectionsOf(channels).map((c) => c.close(mode, { signal, timeoutMs })));
 }
 
 /** Holds the channels until the destination closes one, `ms` pass or `signal` aborts. */

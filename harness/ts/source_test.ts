@@ -258,3 +258,40 @@ Deno.test("ts source: a RAM file of the wrong size is E_IO naming the file", asy
     await Deno.remove(file);
   }
 });
+
+Deno.test("ts source: once the destination closed a held channel, the rest close without the full wait", async () => {
+  const signal = AbortSignal.timeout(20_000);
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using source = await startTsSource({
+    channels: 2,
+    ram: { mib: 1, seed: 2 },
+    connect: { hostname: "127.0.0.1", port: listener.addr.port },
+    script: { stopAfterInit: true, holdMs: 10_000 },
+    signal,
+  });
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 3; i++) conns.push(await listener.accept());
+    const firstBytes = await Promise.all(conns.map(async (conn) => {
+      const byte = new Uint8Array(1);
+      assert.equal(await conn.read(byte), 1);
+      return byte[0];
+    }));
+    const main = conns[firstBytes.indexOf(0x51)];
+    const rejected = conns[firstBytes.indexOf(0x11)];
+    // The destination rejects a multifd channel and keeps the others open, as QEMU 10.0 does
+    // when it fails before loading: the source used to wait 5 s for each of them to close.
+    rejected.close();
+    conns.splice(conns.indexOf(rejected), 1);
+    const closedAt = performance.now();
+    const outcome = await source.outcome(signal);
+    const waited = performance.now() - closedAt;
+    assert.equal(outcome.status, "failed");
+    assert.match(outcome.message ?? "", /script stopped after the init packets/);
+    assert.ok(waited < 3_000, `the source ended ${Math.round(waited)} ms after the rejection`);
+    const sink = new Uint8Array(4096);
+    while ((await main.read(sink)) !== null) { /* the header and configuration, then FIN */ }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+});
