@@ -38,18 +38,51 @@ export const TIMED_OUT: Outcome = { status: "timeout" };
 export const OUTCOME_GRACE_MS = 3_000;
 
 /**
- * Waits for `outcome(signal)` at most `ms` milliseconds (or until `signal` fires). When the bound
- * fires the implementation is asked for what it saw (QEMU probes its control plane then: `frozen`
- * or `timeout`, with evidence), given {@linkcode OUTCOME_GRACE_MS}; past that, or on an abort
- * error, the result is `{status: "timeout"}` rather than an exception. Other errors become a
- * `failed` outcome carrying their class.
+ * A shorter bound that starts once `after` settles: a destination whose source has ended has had
+ * all the input it will get, and needs no more than `ms` to act on it.
+ */
+export interface SettleBound {
+  readonly after: Promise<unknown>;
+  readonly ms: number;
+}
+
+/**
+ * Waits for `outcome(signal)` at most `ms` milliseconds (or until `signal` fires, or `settle.ms`
+ * after `settle.after` settled). When the bound fires the implementation is asked for what it saw
+ * (QEMU probes its control plane then: `frozen` or `timeout`, with evidence), given
+ * {@linkcode OUTCOME_GRACE_MS}; past that, or on an abort error, the result is
+ * `{status: "timeout"}` rather than an exception. Other errors become a `failed` outcome carrying
+ * their class.
+ *
+ * @example
+ * ```ts
+ * import { boundedOutcome } from "./observe.ts";
+ * const never = { outcome: () => new Promise<never>(() => {}) };
+ * const outcome = await boundedOutcome(never, new AbortController().signal, 10);
+ * console.log(outcome.status); // timeout
+ * ```
  */
 export async function boundedOutcome(
   running: { outcome(signal?: AbortSignal): Promise<Outcome> },
   signal: AbortSignal,
   ms: number,
+  settle?: SettleBound,
 ): Promise<Outcome> {
-  const bound = AbortSignal.any([signal, AbortSignal.timeout(ms)]);
+  const settled = new AbortController();
+  let settleTimer: ReturnType<typeof setTimeout> | undefined;
+  let done = false;
+  const startSettle = () => {
+    if (done) return;
+    settleTimer = setTimeout(
+      () =>
+        settled.abort(
+          new DOMException(`no outcome ${settle!.ms} ms after its peer ended`, "TimeoutError"),
+        ),
+      settle!.ms,
+    );
+  };
+  settle?.after.then(startSettle, startSettle);
+  const bound = AbortSignal.any([signal, AbortSignal.timeout(ms), settled.signal]);
   let onAbort: (() => void) | undefined;
   let grace: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<Outcome>((resolve) => {
@@ -64,8 +97,10 @@ export async function boundedOutcome(
     if (errorClass === "E_TIMEOUT" || bound.aborted) return TIMED_OUT;
     return { status: "failed", errorClass, message: String((error as Error)?.message ?? error) };
   } finally {
+    done = true;
     if (onAbort) bound.removeEventListener("abort", onAbort);
     clearTimeout(grace);
+    clearTimeout(settleTimer);
   }
 }
 

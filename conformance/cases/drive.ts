@@ -52,7 +52,11 @@ export interface DestinationRun {
   readonly sourceTls?: TlsOptions;
   /** Full migration judged by the RAM digest (accept cases) or a bounded wait for a rejection. */
   readonly full?: boolean;
-  /** Bound of the wait for the destination's outcome. */
+  /**
+   * Bound of the wait for the destination's outcome. Without it the bound is
+   * {@linkcode MIGRATION_WAIT_MS} or {@linkcode REJECT_WAIT_MS}, and at most
+   * {@linkcode REJECT_WAIT_MS} once the source has ended.
+   */
   readonly waitMs?: number;
 }
 
@@ -98,9 +102,15 @@ export async function driveDestination(
     ...(run.script ? { script: run.script } : {}),
   });
   const waitMs = run.waitMs ?? (run.full ? MIGRATION_WAIT_MS : REJECT_WAIT_MS);
+  const sourceOutcome = boundedOutcome(src, ctx.signal, waitMs);
+  // Once the source has ended the destination has all its input: unless the case chose its own
+  // bound, it then gets what a rejection gets.
+  const settle = run.waitMs === undefined
+    ? { after: sourceOutcome, ms: REJECT_WAIT_MS }
+    : undefined;
   const [destination, source] = await Promise.all([
-    boundedOutcome(dst, ctx.signal, waitMs),
-    boundedOutcome(src, ctx.signal, waitMs),
+    boundedOutcome(dst, ctx.signal, waitMs, settle),
+    sourceOutcome,
   ]);
   const observation = observeOutcome(
     destination,
