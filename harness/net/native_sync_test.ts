@@ -80,7 +80,7 @@ Deno.test({
   const server = await listener.accept();
   listener.close();
   try {
-    // Views of two shared buffers, back and forth: their addresses are remembered per buffer.
+    // Views into two shared buffers, back and forth and at odd offsets, as a source's RAM views.
     const ramA = shared(pattern(3 * 4096, 5));
     const ramB = shared(pattern(8192, 6));
     const parts = [
