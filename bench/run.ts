@@ -53,10 +53,13 @@ const TIMING = "a run's transfer time is the longer of the two sides' own spans.
   "destination digest is checked against the pattern's.";
 
 const PREALLOC = "on for every side of every run: a QEMU's `memory-backend-file` has " +
-  "`prealloc=on`, a TypeScript destination touches every page of its RAM image before it " +
-  "listens, and a TypeScript source writes and hashes its RAM before it connects. Without it, " +
-  "a destination's first-touch page faults (seconds per GiB on a small VM) fall in the timed " +
-  "transfer and dominate the figures.";
+  "`prealloc=on` and QEMU then reads every page itself (`pmemsave` to `/dev/null`), a " +
+  "TypeScript destination touches every page of its RAM image before it listens, and a " +
+  "TypeScript source writes and hashes its RAM before it connects. Without it, a destination's " +
+  "first-touch page faults (seconds per GiB on a small VM) fall in the timed transfer and " +
+  "dominate the figures. Each side's kernel still meets every page first inside the transfer, " +
+  "in its socket copies: QEMU refuses `dump-guest-memory` during an incoming migration, so a " +
+  "QEMU destination's first kernel access cannot be moved out, and no side's is.";
 
 /**
  * Runs the benchmark and returns its report; `log` receives progress lines.

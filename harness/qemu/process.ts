@@ -25,7 +25,11 @@ export interface QemuLaunchOptions {
    * Guest RAM: size, and a pattern to seed it with when `seed` is given (zeros otherwise).
    * `prealloc` adds `prealloc=on` to the memory backend: QEMU makes every page resident before it
    * answers QMP, keeping the file's contents (it populates the mapping with
-   * `MADV_POPULATE_WRITE`, or reads and writes back one byte per page).
+   * `MADV_POPULATE_WRITE`, or reads and writes back one byte per page). The launch then has QEMU
+   * read every page itself (`pmemsave` to `/dev/null`): under shadow paging (PVM guests, for one)
+   * the first user-space access of each page through a mapping costs microseconds even after
+   * `MADV_POPULATE_WRITE`, and would otherwise fall in the first migration, while a TypeScript
+   * side's own touch of its RAM has paid it.
    */
   readonly ram?: {
     readonly mib: number;
@@ -68,6 +72,8 @@ export type ControlPlane = "answering" | "frozen" | "gone";
 const LAUNCH_TIMEOUT_MS = 10_000;
 /** Extra launch time per MiB of preallocated RAM (10 s per GiB). */
 const PREALLOC_MS_PER_MIB = 10;
+/** Guest RAM read per `pmemsave` of the warm-up, each under QMP's own command bound. */
+const WARM_CHUNK_BYTES = 128 * 1024 * 1024;
 const TERM_GRACE_MS = 500;
 const STDERR_LINE_LIMIT = 2_000;
 const STDERR_LINE_CHARS = 4_096;
@@ -237,6 +243,19 @@ export class QemuProcess implements AsyncDisposable {
         qmp,
       });
       live.add(process);
+      if (options.ram?.prealloc) {
+        try {
+          const warmMs = LAUNCH_TIMEOUT_MS + mib * PREALLOC_MS_PER_MIB;
+          const warmSignals = [AbortSignal.timeout(warmMs), exitedEarly.signal];
+          if (options.signal) warmSignals.push(options.signal);
+          await process.#readEveryPage(AbortSignal.any(warmSignals));
+        } catch (error) {
+          await process[Symbol.asyncDispose]();
+          throw new Error(`${options.binary.name} could not read its preallocated RAM`, {
+            cause: error,
+          });
+        }
+      }
       return process;
     } catch (error) {
       if (child) await child.status.catch(() => {});
@@ -268,6 +287,14 @@ export class QemuProcess implements AsyncDisposable {
   /** Whether QMP answers a `query-status` within `timeoutMs`. */
   async isControlPlaneAnswering(timeoutMs = 1_000): Promise<boolean> {
     return await this.controlPlane(timeoutMs) === "answering";
+  }
+
+  /** QEMU reads every page of guest RAM from user space, writing it to `/dev/null`. */
+  async #readEveryPage(signal: AbortSignal): Promise<void> {
+    for (let val = 0; val < this.ramBytes; val += WARM_CHUNK_BYTES) {
+      const size = Math.min(WARM_CHUNK_BYTES, this.ramBytes - val);
+      await this.qmp.execute("pmemsave", { val, size, filename: "/dev/null" }, signal);
+    }
   }
 
   /** Reads guest RAM back from the backing file. */
