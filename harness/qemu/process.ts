@@ -13,6 +13,7 @@ import { QmpClient } from "./qmp.ts";
 import { makeOwnedTempDir } from "../owned_temp_dir.ts";
 import { createHash } from "node:crypto";
 import { DEFAULT_DENSITY, fillPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
+import { describeThreads, threadStates } from "../thread_states.ts";
 
 /** The id of the TLS credentials object, for `migrate-set-parameters tls-creds`. */
 export const TLS_CREDS_ID = "tls0";
@@ -214,6 +215,8 @@ export class QemuProcess implements AsyncDisposable {
       try {
         qmp = await QmpClient.connect(qmpPath, AbortSignal.any(launchSignals));
       } catch (error) {
+        // Read before the kill: whether QEMU was stuck waiting (and on what) or starved of CPU.
+        const threads = threadStates(spawned.pid);
         try {
           spawned.kill("SIGKILL");
         } catch {
@@ -225,9 +228,8 @@ export class QemuProcess implements AsyncDisposable {
         const reason = error instanceof Error ? error.message : String(error);
         throw new Error(
           `${options.binary.name} did not start (${reason}; exit ${how}): ` +
-            `${stderr.join("\n") || "no stderr"}\ncommand: ${options.binary.path} ${
-              args.join(" ")
-            }`,
+            `${stderr.join("\n") || "no stderr"}\nthreads when it was given up: ` +
+            `${describeThreads(threads)}\ncommand: ${options.binary.path} ${args.join(" ")}`,
         );
       }
       const process = new QemuProcess({

@@ -168,6 +168,25 @@ Deno.test("qemu: a QEMU that cannot start is reported with its stderr", async ()
   assert.equal(liveQemuProcesses().length, before);
 });
 
+Deno.test("qemu launch: a process that never answers QMP is given up with what its threads were doing", async () => {
+  // Stands in for a QEMU that hangs before QMP answers: it takes QEMU's arguments and sleeps.
+  const dir = await Deno.makeTempDir({ prefix: "migwire-test-hang-" });
+  try {
+    const path = `${dir}/hangs`;
+    await Deno.writeTextFile(path, "#!/bin/sh\nexec sleep 30\n");
+    await Deno.chmod(path, 0o755);
+    const binary = { path, name: "hangs", version: "0" };
+    const before = liveQemuProcesses().length;
+    await assert.rejects(
+      () => QemuProcess.launch({ binary, signal: AbortSignal.timeout(500) }),
+      /hangs did not start.*exit signal SIGKILL.*threads when it was given up: \d+ sleep S/s,
+    );
+    assert.equal(liveQemuProcesses().length, before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("qemu: an exit closes QMP and is reported with its code", async () => {
   const binary = binaries[0];
   if (!binary) return;
