@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { delay } from "./qemu/abort.ts";
 import { describeThreads, parseStatNameAndState, threadStates } from "./thread_states.ts";
 
 Deno.test("parseStatNameAndState reads a name with spaces and parentheses", () => {
@@ -13,7 +14,7 @@ Deno.test("threadStates shows a sleeping child and where it waits, then nothing 
     let threads = threadStates(child.pid);
     // The child may still be starting: wait until it sleeps, within a bound.
     for (let i = 0; i < 200 && threads[0]?.state !== "S"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await delay(10);
       threads = threadStates(child.pid);
     }
     assert.equal(threads.length, 1);
@@ -21,7 +22,8 @@ Deno.test("threadStates shows a sleeping child and where it waits, then nothing 
     assert.equal(main.tid, child.pid);
     assert.equal(main.name, "sleep");
     assert.equal(main.state, "S");
-    assert.match(describeThreads(threads), new RegExp(`^${child.pid} sleep S`));
+    assert.match(main.wchan, /sleep/);
+    assert.match(describeThreads(threads), new RegExp(`^${child.pid} sleep S in \\w*sleep`));
     assert.ok(main.cpuSeconds !== null && main.cpuSeconds < 1, `cpu ${main.cpuSeconds}`);
   } finally {
     child.kill("SIGKILL");
