@@ -13,6 +13,7 @@
 import { loadLibc } from "../net/libc.ts";
 import { SyncSocket } from "../net/native_sync.ts";
 import { WireError, wireErrorToData } from "../wire/errors.ts";
+import { blockingChannelCore, channelWaits, driveChannel } from "./dst_channel_drive.ts";
 import { ChannelInput } from "./dst_channel_input.ts";
 import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
@@ -21,9 +22,6 @@ import { warmUpReceiver } from "./dst_warm_up.ts";
 import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.ts";
 
 type Start = Extract<ToChannelWorker, { type: "start" }>;
-
-/** Progress is reported at most this often: a message per packet costs the Worker dearly. */
-const PROGRESS_INTERVAL_MS = 50;
 
 const abort = new AbortController();
 let ram: RamImage | null = null;
@@ -41,11 +39,10 @@ self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
       void run(message);
       break;
     case "warm-up":
-      try {
-        post({ type: "warmed", packets: warmUpReceiver(message.layout, message.packets) });
-      } catch (error) {
-        post({ type: "warm-up-failed", error: wireErrorToData(error) });
-      }
+      warmUpReceiver(message.layout, message.packets, syncWithDestination).then(
+        (packets) => post({ type: "warmed", packets }),
+        (error) => post({ type: "warm-up-failed", error: wireErrorToData(error) }),
+      );
       break;
     case "blocks":
       if (ram) ram.setBlocks(message.blocks);
@@ -66,6 +63,16 @@ self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
 loadLibc();
 post({ type: "ready" });
 
+/**
+ * After a SYNC packet: tells the destination and waits until it lets the channel go on. The
+ * warm-up waits here too (the pool answers at once), so the transfer's first SYNC, which QEMU
+ * sends right after setup, meets optimised code that has seen this call.
+ */
+function syncWithDestination(): Promise<void> {
+  post({ type: "synced" });
+  return waitForRelease();
+}
+
 function waitForRelease(): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (abort.signal.aborted) return reject(abort.signal.reason);
@@ -77,8 +84,6 @@ function waitForRelease(): Promise<void> {
 async function run(start: Start): Promise<void> {
   const observed: ObservedConnection = {} as ObservedConnection;
   let input: ChannelInput | null = null;
-  let unreported = 0;
-  let reportedAt = performance.now();
   try {
     const image = new RamImage(start.ram.byteLength / (1024 * 1024), start.ram);
     const blocks = start.blocks ?? pendingBlocks?.blocks;
@@ -91,45 +96,20 @@ async function run(start: Start): Promise<void> {
     });
     const channel = new ChannelInput(socket, start.leftover, start.name);
     input = channel;
-    const steps = channelSteps({
+    const steps = channelSteps(blockingChannelCore(channel, {
       layout: start.layout,
       ram: image,
       cleanEnd: start.cleanEnd,
       relaxedEof: start.relaxedEof,
       observed,
-      bytesRead: () => channel.bytesRead,
-      onPacket: (bytes) => {
-        unreported += bytes;
-        const now = performance.now();
-        if (now - reportedAt < PROGRESS_INTERVAL_MS) return;
-        post({ type: "progress", bytes: unreported });
-        unreported = 0;
-        reportedAt = now;
-      },
-    });
-    // Reads block this thread, as QEMU's recv thread blocks; only the waits yield to messages.
-    let next = steps.next();
-    while (!next.done) {
-      const step = next.value;
-      let answer = true;
-      try {
-        if (step.kind === "read") {
-          answer = channel.read(step.into, step.what, step.endOk, step.readAhead);
-        } else if (step.kind === "blocks") await image.whenAnnounced(abort.signal);
-        else {
-          if (unreported > 0) post({ type: "progress", bytes: unreported });
-          unreported = 0;
-          post({ type: "synced" });
-          await waitForRelease();
-        }
-      } catch (error) {
-        next = steps.throw(error);
-        continue;
-      }
-      next = steps.next(answer);
-    }
-    if (unreported > 0) post({ type: "progress", bytes: unreported });
-    post({ type: "done", end: next.value, observed, bytesRead: channel.bytesRead });
+      progress: new BigInt64Array(start.progress),
+    }));
+    const end = await driveChannel(
+      steps,
+      channel,
+      channelWaits(image, abort.signal, syncWithDestination),
+    );
+    post({ type: "done", end, observed, bytesRead: channel.bytesRead });
   } catch (error) {
     post({
       type: "failed",

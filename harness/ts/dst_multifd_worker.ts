@@ -21,6 +21,9 @@ import { warmUpShortfall } from "./warm_up_packets.ts";
 /** How long a Worker may take to report after it was told to stop. */
 const STOP_GRACE_MS = 2_000;
 
+/** How often the destination reads a Worker's progress. */
+const PROGRESS_INTERVAL_MS = 50;
+
 const WORKER_URL = new URL("./dst_channel_worker.ts", import.meta.url).href;
 
 /**
@@ -83,7 +86,9 @@ function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
       const message = event.data;
-      if (message.type === "ready" && warmUp && warmUp.packets > 0) {
+      if (message.type === "synced") {
+        worker.postMessage({ type: "released" } satisfies ToChannelWorker);
+      } else if (message.type === "ready" && warmUp && warmUp.packets > 0) {
         worker.postMessage({ type: "warm-up", ...warmUp } satisfies ToChannelWorker);
       } else if (message.type === "ready") {
         resolve();
@@ -138,6 +143,16 @@ export function receiveMultifdChannelInWorker(
 ): Promise<WorkerChannelResult> {
   const { loan } = options;
   const abortFlag = new Int32Array(new SharedArrayBuffer(4));
+  const progress = new BigInt64Array(new SharedArrayBuffer(8));
+  let counted = 0;
+  // The Worker's bytes since the last look: they keep a waiting main stream alive.
+  const takeProgress = () => {
+    const read = Number(Atomics.load(progress, 0));
+    if (read === counted) return;
+    ctx.barrier.touch();
+    ctx.onBytes?.(read - counted);
+    counted = read;
+  };
   const worker = options.worker ?? new Worker(WORKER_URL, { type: "module" });
   const result = Promise.withResolvers<WorkerChannelResult>();
   const reported = Promise.withResolvers<void>();
@@ -172,22 +187,21 @@ export function receiveMultifdChannelInWorker(
   worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
     const message = event.data;
     switch (message.type) {
-      case "progress":
-        ctx.barrier.touch();
-        ctx.onBytes?.(message.bytes);
-        break;
       case "synced":
+        takeProgress();
         ctx.barrier.channelSynced(ctx.id, ctx.signal).then(
           () => post({ type: "released" }),
           () => {}, // The destination fails on its own; the abort stops the Worker.
         );
         break;
       case "done":
+        takeProgress();
         merge(message.observed);
         settle(message.bytesRead);
         result.resolve({ end: message.end, bytes });
         break;
       case "failed":
+        takeProgress();
         merge(message.observed);
         settle(message.bytesRead);
         result.reject(wireErrorFromData(message.error));
@@ -212,6 +226,7 @@ export function receiveMultifdChannelInWorker(
   if (!(memory.buffer instanceof SharedArrayBuffer)) {
     throw new TypeError("a channel Worker needs the RAM image in a SharedArrayBuffer");
   }
+  const progressTimer = setInterval(takeProgress, PROGRESS_INTERVAL_MS);
   post({
     type: "start",
     fd: loan.fd,
@@ -225,8 +240,10 @@ export function receiveMultifdChannelInWorker(
     cleanEnd: ctx.cleanEnd,
     relaxedEof: ctx.relaxedEof,
     abort: abortFlag.buffer as SharedArrayBuffer,
+    progress: progress.buffer as SharedArrayBuffer,
   });
   return result.promise.finally(async () => {
+    clearInterval(progressTimer);
     ctx.signal.removeEventListener("abort", onAbort);
     if (!hasReported) {
       stop();

@@ -1,14 +1,31 @@
 /**
- * Runs a channel receiver over packets made in memory before any source connects, so that V8 has
- * optimised its loop by the time real packets arrive (how many: `warm_up_packets.ts`). QEMU's
- * receiver is compiled before it runs; this is the closest a JavaScript one gets.
+ * Runs a channel Worker's whole read path over packets made in memory before any source
+ * connects, so that V8 has optimised it by the time real packets arrive (how many:
+ * `warm_up_packets.ts`). QEMU's receiver is compiled before it runs; this is the closest a
+ * JavaScript one gets. The packets go through a socket pair and are read back by the same
+ * `ChannelInput`, `SyncSocket` and driver loop as a channel: a warm-up that skipped them left
+ * those in V8's baseline tier for most of a 1 GiB transfer.
  *
  * @module
  */
 
+import {
+  AF_UNIX,
+  type Libc,
+  loadLibc,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  SHUT_WR,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+} from "../net/libc.ts";
+import { SyncSocket } from "../net/native_sync.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import { encodePacket, type PacketLayout, pageCount } from "../wire/packet.ts";
+import { WireError } from "../wire/errors.ts";
 import { MULTIFD_FLAG_NOCOMP, MULTIFD_FLAG_SYNC } from "../wire/flags.ts";
+import { encodePacket, type PacketLayout } from "../wire/packet.ts";
+import { blockingChannelCore, channelWaits, driveChannel } from "./dst_channel_drive.ts";
+import { ChannelInput } from "./dst_channel_input.ts";
 import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
@@ -16,68 +33,119 @@ import type { ObservedConnection } from "./dst_transcript.ts";
 /** Every this many made-up packets, one is a SYNC packet without pages. */
 const SYNC_EVERY = 16;
 
+/**
+ * Normal pages of a made-up RAM packet. Its payload is read like a full packet's, straight into
+ * RAM with one blocking read; a few pages keep a batch well inside a socket pair's buffer.
+ */
+const WARM_UP_PAGES = 2;
+
+/** Packets written to a socket pair before it is read back (each pair ends cleanly). */
+const PACKETS_PER_PAIR = 6;
+
 /** The scratch RAM block the made-up packets fill. */
 const BLOCK = { name: "warm-up", length: 1024 * 1024 };
 
+/** Bound of a warm-up read: its bytes are written before it starts. */
+const READ_TIMEOUT_MS = 5_000;
+
+const NAME = "warm-up channel";
+
 /**
- * Feeds `packets` RAM packets of `layout` through {@linkcode channelSteps} into a scratch RAM
- * image, full ones and every 16th a SYNC packet, whose wait is answered at once: headers and
- * bodies are read from memory, payload reads are answered without copying. Returns the packets
- * the receiver counted.
+ * Feeds `packets` RAM packets of `layout` (every 16th a SYNC packet, whose wait is `sync`, by
+ * default answered at once) through a channel's receiver, input and driver into a scratch RAM image in shared memory
+ * whose blocks the first packet waits for, a few packets per socket pair, each pair ending
+ * cleanly. Returns the packets the receiver counted.
  *
- * @throws {WireError} if the receiver rejects a made-up packet (a bug in either).
+ * @throws {WireError} if the receiver rejects a made-up packet (a bug in either), or a socket
+ * pair cannot be made or take a batch.
  * @example
  * ```ts
  * import { warmUpReceiver } from "./dst_warm_up.ts";
- * console.log(warmUpReceiver("v10.0", 3)); // 3
+ * console.log(await warmUpReceiver("v10.0", 3)); // 3
  * ```
  */
-export function warmUpReceiver(layout: PacketLayout, packets: number): number {
-  const pages = pageCount(PAGE_SIZE);
-  const ram = new RamImage(1);
-  ram.setBlocks([BLOCK]);
+export async function warmUpReceiver(
+  layout: PacketLayout,
+  packets: number,
+  sync: () => Promise<void> = () => Promise.resolve(),
+): Promise<number> {
+  const lib = loadLibc();
+  if (!lib) throw new Deno.errors.NotSupported("the warm-up needs Linux, libc.so.6 and FFI");
+  const scratch = new RamImage(1, "shared").bytes;
+  const never = new AbortController().signal;
   const full = encodePacket(layout, {
-    normalOffsets: Array.from({ length: pages }, (_, k) => k * PAGE_SIZE),
+    normalOffsets: Array.from({ length: WARM_UP_PAGES }, (_, k) => k * PAGE_SIZE),
     ramBlock: BLOCK.name,
     packetNum: 1,
   });
+  const payload = new Uint8Array(WARM_UP_PAGES * PAGE_SIZE).fill(0x5a);
   // Paths a real channel takes too: code optimised without them is thrown away mid-transfer.
-  const sync = encodePacket(layout, { flags: MULTIFD_FLAG_NOCOMP | MULTIFD_FLAG_SYNC });
-  const observed = {} as ObservedConnection;
-  let packet = full;
-  let read = 0;
-  let at = 0;
-  let started = 0;
-  const steps = channelSteps({
-    layout,
-    ram,
-    cleanEnd: "fin",
-    relaxedEof: false,
-    observed,
-    bytesRead: () => read,
-    onPacket: () => {},
-  });
-  for (let next = steps.next(); !next.done;) {
-    const step = next.value;
-    if (step.kind === "sync") {
-      next = steps.next(true);
-      continue;
+  const syncPacket = encodePacket(layout, { flags: MULTIFD_FLAG_NOCOMP | MULTIFD_FLAG_SYNC });
+  let counted = 0;
+  const progress = new BigInt64Array(new SharedArrayBuffer(8));
+  const abort = new Int32Array(new SharedArrayBuffer(4));
+  for (let sent = 0; sent < packets;) {
+    const batch: Uint8Array[] = [];
+    for (let k = 0; k < PACKETS_PER_PAIR && sent < packets; k++, sent++) {
+      if (sent % SYNC_EVERY === SYNC_EVERY - 1) batch.push(syncPacket);
+      else batch.push(full, payload);
     }
-    if (step.kind !== "read") throw new Error(`warm-up: unexpected ${step.kind} step`);
-    if (step.what === "packet header") {
-      if (started === packets) {
-        next = steps.next(false);
-        continue;
-      }
-      packet = started++ % SYNC_EVERY === SYNC_EVERY - 1 ? sync : full;
-      at = 0;
-    }
-    if (step.what !== "page payload") {
-      step.into.set(packet.subarray(at, at + step.into.length));
-      at += step.into.length;
-    }
-    read += step.into.length;
-    next = steps.next(true);
+    using pair = socketPair(lib, concat(batch), abort);
+    // Each pair a channel of its own, with the objects a channel has. A shape V8 first meets
+    // after optimising throws the optimised code away: the transfer then runs unoptimised.
+    // A channel's blocks are often announced only once its first packet waits for them.
+    const ram = new RamImage(1, scratch);
+    queueMicrotask(() => ram.setBlocks([BLOCK]));
+    const input = new ChannelInput(pair.reader, new Uint8Array(0), NAME);
+    const observed = {} as ObservedConnection;
+    const core = { layout, ram, cleanEnd: "fin", relaxedEof: false, observed, progress } as const;
+    const waits = channelWaits(ram, never, sync);
+    await driveChannel(channelSteps(blockingChannelCore(input, core)), input, waits);
+    counted += observed.packets ?? 0;
   }
-  return observed.packets ?? 0;
+  return counted;
+}
+
+/** A socket pair holding `bytes` and their clean end, to be read with a `SyncSocket`. */
+function socketPair(
+  lib: Libc,
+  bytes: Uint8Array,
+  abort: Int32Array,
+): { reader: SyncSocket } & Disposable {
+  const fds = new Int32Array(2);
+  if (lib.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, new Uint8Array(fds.buffer)) !== 0) {
+    throw new WireError("E_IO", "warm-up: no socket pair could be made");
+  }
+  const close = () => {
+    lib.close(fds[0]);
+    lib.close(fds[1]);
+  };
+  try {
+    const n = Number(lib.send(fds[1], bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
+    if (n !== bytes.length) {
+      throw new WireError("E_IO", "warm-up: a socket pair took too few bytes", {
+        field: "warm-up batch",
+        received: n,
+        expected: bytes.length,
+      });
+    }
+    lib.shutdown(fds[1], SHUT_WR);
+    // Name and bound cloned as the real ones arrive in a message: a literal string is another type.
+    const { timeoutMs, name } = structuredClone({ timeoutMs: READ_TIMEOUT_MS, name: NAME });
+    const reader = new SyncSocket(fds[0], { timeoutMs, name, abort });
+    return { reader, [Symbol.dispose]: close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

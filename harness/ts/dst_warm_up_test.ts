@@ -4,9 +4,9 @@ import { WireError } from "../wire/errors.ts";
 import { ChannelWorkerPool } from "./dst_multifd_worker.ts";
 import { warmUpReceiver } from "./dst_warm_up.ts";
 
-Deno.test("warmUpReceiver: the receiver takes every made-up packet, in every layout", () => {
-  for (const layout of PACKET_LAYOUTS) assert.equal(warmUpReceiver(layout, 40), 40, layout);
-  assert.equal(warmUpReceiver("v10.0", 0), 0);
+Deno.test("warmUpReceiver: the receiver takes every made-up packet, in every layout", async () => {
+  for (const layout of PACKET_LAYOUTS) assert.equal(await warmUpReceiver(layout, 40), 40, layout);
+  assert.equal(await warmUpReceiver("v10.0", 0), 0);
 });
 
 Deno.test("ChannelWorkerPool: Workers warm up before the pool is started", async (t) => {

@@ -34,6 +34,8 @@ export type ToChannelWorker =
     readonly relaxedEof: boolean;
     /** Index 0 non-zero: stop (read between calls, so a blocked call needs a shutdown too). */
     readonly abort: SharedArrayBuffer;
+    /** A `BigInt64Array` whose index 0 the Worker sets to its bytes read after every packet. */
+    readonly progress: SharedArrayBuffer;
   }
   | {
     /** Before any `start`: run the receiver over made-up packets (`dst_warm_up.ts`). */
@@ -50,7 +52,6 @@ export type FromChannelWorker =
   | { readonly type: "ready" }
   | { readonly type: "warmed"; readonly packets: number }
   | { readonly type: "warm-up-failed"; readonly error: WireErrorData }
-  | { readonly type: "progress"; readonly bytes: number }
   | { readonly type: "synced" }
   | {
     readonly type: "done";
