@@ -4,7 +4,7 @@
  * detection of {@linkcode PagePacker}, and writes header and payload with one blocking `sendmsg`
  * on the socket the main thread lent it, the payload straight from the RAM. The main thread
  * numbers the packets and picks the channel; this thread reports each packet once written. Before
- * its channel it warms the packer up on the RAM (`src_warm_up.ts`).
+ * its channel it warms the packer and its write path up on the RAM (`src_warm_up.ts`).
  *
  * Messages: `src_channel_messages.ts`. Run as a module Worker.
  *
@@ -19,7 +19,7 @@ import { wireErrorToData } from "../wire/errors.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import type { FromChannel, PacketMessage, ToChannel } from "./src_channel_messages.ts";
 import { PacketBuffer, PagePacker, type StaleFields } from "./src_packer.ts";
-import { warmUpPacker } from "./src_warm_up.ts";
+import { warmUpPacker, warmUpWrites } from "./src_warm_up.ts";
 
 let packer: PagePacker | undefined;
 let abort: Int32Array | undefined;
@@ -32,15 +32,26 @@ function post(message: FromChannel): void {
   self.postMessage(message);
 }
 
-/** Packs and writes one packet; returns its bytes on the wire. */
-function writePacket(message: PacketMessage): number {
+/** Packs and writes one packet to `target`; returns its bytes on the wire. */
+function writePacket(target: SyncSocket, message: PacketMessage): number {
   const pages = message.pages ??
     packer!.packRangeHeader(header, message.first, message.count, message.packetNum);
   if (message.pages) packer!.packPagesHeader(header, pages, message.count, message.packetNum);
   stale.ramBlock = packer!.ramBlock;
   stale.nextPacketSize = header.normalPages * PAGE_SIZE;
-  socket!.writeAllv([header.header, ...packer!.payloadViews(pages, header.normalPages)], "packet");
+  target.writeAllv([header.header, ...packer!.payloadViews(pages, header.normalPages)], "packet");
   return header.length;
+}
+
+/** Warms packing and the write path up; returns the packets written. */
+function warmUp(warmPacker: PagePacker, stop: Int32Array, packets: number): number {
+  warmUpPacker(warmPacker, packets);
+  const written = warmUpWrites(writePacket, warmPacker, stop, packets);
+  // The warm-up's packets were never the channel's: a SYNC before its first real packet carries
+  // no stale fields (QEMU 7.2 repeats the last packet's in a SYNC).
+  stale.ramBlock = "";
+  stale.nextPacketSize = 0;
+  return written;
 }
 
 function handle(message: ToChannel): void {
@@ -48,7 +59,7 @@ function handle(message: ToChannel): void {
     case "start":
       packer = new PagePacker(message.ram, message.layout, message.ramBlock);
       abort = message.abort;
-      post({ type: "warmed", packets: warmUpPacker(packer, message.warmUpPackets) });
+      post({ type: "warmed", packets: warmUp(packer, message.abort, message.warmUpPackets) });
       return;
     case "attach":
       socket = new SyncSocket(message.fd, {
@@ -62,7 +73,7 @@ function handle(message: ToChannel): void {
       let normalPages = 0;
       let zeroPages = 0;
       for (const packet of message.packets) {
-        bytes += writePacket(packet);
+        bytes += writePacket(socket!, packet);
         normalPages += header.normalPages;
         zeroPages += header.zeroPages;
       }

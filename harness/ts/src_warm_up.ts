@@ -1,12 +1,24 @@
 /**
  * Runs a source channel's packer over its own RAM before any channel connects, so that V8 has
  * optimised zero-page detection, header packing and the payload's views by the time real packets
- * are packed (how many: `warm_up_packets.ts`). Nothing is written and the RAM is only read.
+ * are packed (how many: `warm_up_packets.ts`), then writes small packets through the Worker's own
+ * write path into a socket pair. The RAM is only read.
  *
  * @module
  */
 
+import {
+  AF_UNIX,
+  type Libc,
+  loadLibc,
+  MSG_DONTWAIT,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+} from "../net/libc.ts";
+import { SyncSocket } from "../net/native_sync.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
+import { WireError } from "../wire/errors.ts";
+import type { PacketMessage } from "./src_channel_messages.ts";
 import { PacketBuffer, type PagePacker, PAGES_PER_PACKET } from "./src_packer.ts";
 
 /**
@@ -48,4 +60,72 @@ export function warmUpPacker(packer: PagePacker, packets: number): number {
     }
   }
   return packets;
+}
+
+/** Pages of a packet the write warm-up writes: a few keep it well inside a socket pair's buffer. */
+const WRITE_WARM_UP_PAGES = 2;
+
+/**
+ * Writes `packets` small packets of the RAM with `write`, the channel Worker's own packing and
+ * `sendmsg` path, into a socket pair and reads each back, so that V8 has optimised the write path
+ * too before the first real packet (left to the transfer, it ran unoptimised for most of a 1 GiB
+ * migration). Returns the packets written.
+ *
+ * @throws {WireError} if a socket pair cannot be made or a packet does not come back whole.
+ * @example
+ * ```ts ignore
+ * import { warmUpWrites } from "./src_warm_up.ts";
+ * warmUpWrites(writePacket, packer, abort, 100);
+ * ```
+ */
+export function warmUpWrites(
+  write: (socket: SyncSocket, message: PacketMessage) => number,
+  packer: PagePacker,
+  abort: Int32Array,
+  packets: number,
+): number {
+  const count = Math.min(WRITE_WARM_UP_PAGES, packer.pages);
+  if (count === 0 || packets === 0) return 0;
+  const lib = loadLibc();
+  if (!lib) throw new Deno.errors.NotSupported("the warm-up needs Linux, libc.so.6 and FFI");
+  const fds = new Int32Array(2);
+  if (lib.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, new Uint8Array(fds.buffer)) !== 0) {
+    throw new WireError("E_IO", "warm-up: no socket pair could be made");
+  }
+  try {
+    // Name and bound cloned as the real ones arrive in a message: a literal string is another type.
+    const { timeoutMs, name } = structuredClone({ timeoutMs: 5_000, name: "warm-up channel" });
+    const socket = new SyncSocket(fds[0], { timeoutMs, name, abort });
+    const sink = new Uint8Array(64 * 1024);
+    const ranges = Math.floor(packer.pages / count);
+    let drained = 0;
+    for (let written = 0; written < packets; written++) {
+      const first = (written % ranges) * count;
+      // Shaped as the main thread's messages arrive (`src_threaded_sender.ts`, then cloned): a
+      // shape first met after optimising throws the optimised code away mid-transfer.
+      const message: PacketMessage = packer.layout === "v7.2"
+        ? { packetNum: written, first: 0, count, pages: pageRange(first, count) }
+        : { packetNum: written, first, count };
+      write(socket, structuredClone(message));
+      drained += drain(lib, fds[1], sink, socket.bytesWritten - drained);
+    }
+    return packets;
+  } finally {
+    lib.close(fds[0]);
+    lib.close(fds[1]);
+  }
+}
+
+function pageRange(first: number, count: number): Int32Array {
+  return Int32Array.from({ length: count }, (_, k) => first + k);
+}
+
+/** Reads `bytes` bytes, already written, from the pair's other end; returns them. */
+function drain(lib: Libc, fd: number, sink: Uint8Array, bytes: number): number {
+  for (let got = 0; got < bytes;) {
+    const n = Number(lib.recv(fd, sink, BigInt(Math.min(sink.length, bytes - got)), MSG_DONTWAIT));
+    if (n <= 0) throw new WireError("E_IO", "warm-up: a written packet did not come back whole");
+    got += n;
+  }
+  return bytes;
 }
