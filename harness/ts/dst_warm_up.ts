@@ -23,7 +23,15 @@ import { SyncSocket } from "../net/native_sync.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import { WireError } from "../wire/errors.ts";
 import { MULTIFD_FLAG_NOCOMP, MULTIFD_FLAG_SYNC } from "../wire/flags.ts";
-import { encodePacket, type PacketLayout } from "../wire/packet.ts";
+import {
+  decodePacket,
+  decodePacketHdr,
+  encodePacket,
+  type PacketLayout,
+  pageCount,
+  validatePacket,
+  validatePacketHdr,
+} from "../wire/packet.ts";
 import { blockingChannelCore, channelWaits, driveChannel } from "./dst_channel_drive.ts";
 import { ChannelInput } from "./dst_channel_input.ts";
 import { channelSteps } from "./dst_multifd.ts";
@@ -81,6 +89,7 @@ export async function warmUpReceiver(
   const payload = new Uint8Array(WARM_UP_PAGES * PAGE_SIZE).fill(0x5a);
   // Paths a real channel takes too: code optimised without them is thrown away mid-transfer.
   const syncPacket = encodePacket(layout, { flags: MULTIFD_FLAG_NOCOMP | MULTIFD_FLAG_SYNC });
+  decodeFullPackets(layout, packets, syncPacket);
   let counted = 0;
   const progress = new BigInt64Array(new SharedArrayBuffer(8));
   const abort = new Int32Array(new SharedArrayBuffer(4));
@@ -104,6 +113,28 @@ export async function warmUpReceiver(
     counted += observed.packets ?? 0;
   }
   return counted;
+}
+
+/**
+ * Decodes and checks `packets` full packets as the receiver does (every 16th a SYNC packet):
+ * 128 offsets a packet take the decoder to V8's optimising compiler, where packets of a few pages
+ * leave it a tier below.
+ */
+function decodeFullPackets(layout: PacketLayout, packets: number, syncPacket: Uint8Array): void {
+  const count = pageCount(PAGE_SIZE);
+  const full = encodePacket(layout, {
+    normalOffsets: Array.from({ length: count }, (_, k) => k * PAGE_SIZE),
+    ramBlock: BLOCK.name,
+    packetNum: 1,
+  });
+  const offsets = new Float64Array(count);
+  const ramBlocks = new Map([[BLOCK.name, BLOCK.length]]);
+  for (let i = 0; i < packets; i++) {
+    const packet = i % SYNC_EVERY === SYNC_EVERY - 1 ? syncPacket : full;
+    if (layout === "v10.0") validatePacketHdr(decodePacketHdr(packet));
+    const decoded = decodePacket(layout, packet, 0, PAGE_SIZE, offsets);
+    validatePacket(layout, decoded, { ramBlocks, pageSize: PAGE_SIZE });
+  }
 }
 
 /** A socket pair holding `bytes` and their clean end, to be read with a `SyncSocket`. */
