@@ -53,9 +53,9 @@ export class SyncSocket {
   readonly #options: SyncSocketOptions;
   #bytesRead = 0;
   #bytesWritten = 0;
-  // Reused by every `writeAllv`: it runs once per packet.
-  readonly #iov = new BigUint64Array(MAX_IOVECS * (IOVEC_SIZE / 8));
-  readonly #msghdr = new BigUint64Array(MSGHDR_SIZE / 8);
+  // Reused by every `writeAllv`, which runs once per packet: 32-bit halves, as BigInts allocate.
+  readonly #iov = new Uint32Array(MAX_IOVECS * (IOVEC_SIZE / 4));
+  readonly #msghdr = new Uint32Array(MSGHDR_SIZE / 4);
   readonly #msghdrBytes = new Uint8Array(this.#msghdr.buffer);
 
   constructor(fd: number, options: SyncSocketOptions) {
@@ -66,6 +66,8 @@ export class SyncSocket {
     this.#options = options;
     setTimeoutOption(lib, fd, SO_RCVTIMEO, options.timeoutMs);
     setTimeoutOption(lib, fd, SO_SNDTIMEO, options.timeoutMs);
+    // msg_iov: the iovec array, which stays put; msg_iovlen is set per call.
+    setWord(this.#msghdr, 2, addressOf(new Uint8Array(this.#iov.buffer)));
   }
 
   /** Bytes read so far. */
@@ -127,15 +129,13 @@ export class SyncSocket {
       this.#throwIfAborted(what);
       let count = 0;
       for (let i = index; i < buffers.length && count < MAX_IOVECS; i++, count++) {
-        const view = i === index ? buffers[i].subarray(offset) : buffers[i];
-        iov[count * 2] = view.length === 0
-          ? 0n
-          : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view)));
-        iov[count * 2 + 1] = BigInt(view.length);
+        const buffer = buffers[i];
+        const skip = i === index ? offset : 0;
+        const length = buffer.length - skip;
+        setWord(iov, count * 2, length === 0 ? 0 : addressOf(buffer) + skip);
+        setWord(iov, count * 2 + 1, length);
       }
-      msghdr.fill(0n);
-      msghdr[2] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(iov)));
-      msghdr[3] = BigInt(count);
+      setWord(msghdr, 3, count);
       const started = performance.now();
       let n = Number(this.#lib.sendmsgBlocking(this.fd, msghdrBytes, MSG_NOSIGNAL));
       if (n < 0) {
@@ -205,4 +205,27 @@ export class SyncSocket {
       });
     }
   }
+}
+
+/** Where each buffer's memory starts: a pointer lookup costs more than packing a page does. */
+const baseAddresses = new WeakMap<ArrayBufferLike, number>();
+
+/**
+ * The address of `view`'s first byte. Reading `view.buffer` moves a small typed array's bytes
+ * off V8's heap, where no buffer's bytes move, so an address looked up once stays right.
+ */
+function addressOf(view: Uint8Array): number {
+  const buffer = view.buffer;
+  let base = baseAddresses.get(buffer);
+  if (base === undefined) {
+    base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(buffer))));
+    baseAddresses.set(buffer, base);
+  }
+  return base + view.byteOffset;
+}
+
+/** Sets the 64-bit little-endian word `index` of `words` to `value` (below 2⁵³). */
+function setWord(words: Uint32Array, index: number, value: number): void {
+  words[index * 2] = value >>> 0;
+  words[index * 2 + 1] = Math.floor(value / 0x1_0000_0000);
 }
