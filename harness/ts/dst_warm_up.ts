@@ -99,7 +99,7 @@ export async function warmUpReceiver(
       if (sent % SYNC_EVERY === SYNC_EVERY - 1) batch.push(syncPacket);
       else batch.push(full, payload);
     }
-    using pair = socketPair(lib, concat(batch), abort);
+    using pair = socketPair(lib, batch, abort);
     // Each pair a channel of its own, with the objects a channel has. A shape V8 first meets
     // after optimising throws the optimised code away: the transfer then runs unoptimised.
     // A channel's blocks are often announced only once its first packet waits for them.
@@ -137,10 +137,10 @@ function decodeFullPackets(layout: PacketLayout, packets: number, syncPacket: Ui
   }
 }
 
-/** A socket pair holding `bytes` and their clean end, to be read with a `SyncSocket`. */
+/** A socket pair holding `parts` and their clean end, to be read with a `SyncSocket`. */
 function socketPair(
   lib: Libc,
-  bytes: Uint8Array,
+  parts: readonly Uint8Array[],
   abort: Int32Array,
 ): { reader: SyncSocket } & Disposable {
   const fds = new Int32Array(2);
@@ -152,13 +152,15 @@ function socketPair(
     lib.close(fds[1]);
   };
   try {
-    const n = Number(lib.send(fds[1], bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
-    if (n !== bytes.length) {
-      throw new WireError("E_IO", "warm-up: a socket pair took too few bytes", {
-        field: "warm-up batch",
-        received: n,
-        expected: bytes.length,
-      });
+    for (const bytes of parts) {
+      const n = Number(lib.send(fds[1], bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
+      if (n !== bytes.length) {
+        throw new WireError("E_IO", "warm-up: a socket pair took too few bytes", {
+          field: "warm-up batch",
+          received: n,
+          expected: bytes.length,
+        });
+      }
     }
     lib.shutdown(fds[1], SHUT_WR);
     // Name and bound cloned as the real ones arrive in a message: a literal string is another type.
@@ -169,14 +171,4 @@ function socketPair(
     close();
     throw error;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
