@@ -87,6 +87,7 @@ function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {
     worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
       const message = event.data;
       if (message.type === "synced") {
+        // A warm-up SYNC packet waits as a channel's does; nothing holds it here.
         worker.postMessage({ type: "released" } satisfies ToChannelWorker);
       } else if (message.type === "ready" && warmUp && warmUp.packets > 0) {
         worker.postMessage({ type: "warm-up", ...warmUp } satisfies ToChannelWorker);
