@@ -9,17 +9,7 @@
  * @module
  */
 
-import {
-  AF_UNIX,
-  type Libc,
-  loadLibc,
-  MSG_DONTWAIT,
-  MSG_NOSIGNAL,
-  SHUT_WR,
-  SOCK_CLOEXEC,
-  SOCK_STREAM,
-} from "../net/libc.ts";
-import { SyncSocket } from "../net/native_sync.ts";
+import { MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR } from "../net/libc.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import { WireError } from "../wire/errors.ts";
 import { MULTIFD_FLAG_NOCOMP, MULTIFD_FLAG_SYNC } from "../wire/flags.ts";
@@ -37,6 +27,7 @@ import { ChannelInput } from "./dst_channel_input.ts";
 import { channelSteps } from "./dst_multifd.ts";
 import { RamImage } from "./dst_ram_image.ts";
 import type { ObservedConnection } from "./dst_transcript.ts";
+import { openWarmUpSocketPair, type WarmUpSocketPair } from "./warm_up_socket.ts";
 
 /** Every this many made-up packets, one is a SYNC packet without pages. */
 const SYNC_EVERY = 16;
@@ -53,16 +44,11 @@ const PACKETS_PER_PAIR = 6;
 /** The scratch RAM block the made-up packets fill. */
 const BLOCK = { name: "warm-up", length: 1024 * 1024 };
 
-/** Bound of a warm-up read: its bytes are written before it starts. */
-const READ_TIMEOUT_MS = 5_000;
-
-const NAME = "warm-up channel";
-
 /**
  * Feeds `packets` RAM packets of `layout` (every 16th a SYNC packet, whose wait is `sync`, by
- * default answered at once) through a channel's receiver, input and driver into a scratch RAM image in shared memory
- * whose blocks the first packet waits for, a few packets per socket pair, each pair ending
- * cleanly. Returns the packets the receiver counted.
+ * default answered at once) through a channel's receiver, input and driver into a scratch RAM
+ * image in shared memory whose blocks the first packet waits for, a few packets per socket pair,
+ * each pair ending cleanly. Returns the packets the receiver counted.
  *
  * @throws {WireError} if the receiver rejects a made-up packet (a bug in either), or a socket
  * pair cannot be made or take a batch.
@@ -77,8 +63,6 @@ export async function warmUpReceiver(
   packets: number,
   sync: () => Promise<void> = () => Promise.resolve(),
 ): Promise<number> {
-  const lib = loadLibc();
-  if (!lib) throw new Deno.errors.NotSupported("the warm-up needs Linux, libc.so.6 and FFI");
   const scratch = new RamImage(1, "shared").bytes;
   const never = new AbortController().signal;
   const full = encodePacket(layout, {
@@ -99,13 +83,14 @@ export async function warmUpReceiver(
       if (sent % SYNC_EVERY === SYNC_EVERY - 1) batch.push(syncPacket);
       else batch.push(full, payload);
     }
-    using pair = socketPair(lib, batch, abort);
+    using pair = openWarmUpSocketPair(abort);
+    fill(pair, batch);
     // Each pair a channel of its own, with the objects a channel has. A shape V8 first meets
     // after optimising throws the optimised code away: the transfer then runs unoptimised.
     // A channel's blocks are often announced only once its first packet waits for them.
     const ram = new RamImage(1, scratch);
     queueMicrotask(() => ram.setBlocks([BLOCK]));
-    const input = new ChannelInput(pair.reader, new Uint8Array(0), NAME);
+    const input = new ChannelInput(pair.socket, new Uint8Array(0), "warm-up channel");
     const observed = {} as ObservedConnection;
     const core = { layout, ram, cleanEnd: "fin", relaxedEof: false, observed, progress } as const;
     const waits = channelWaits(ram, never, sync);
@@ -137,38 +122,18 @@ function decodeFullPackets(layout: PacketLayout, packets: number, syncPacket: Ui
   }
 }
 
-/** A socket pair holding `parts` and their clean end, to be read with a `SyncSocket`. */
-function socketPair(
-  lib: Libc,
-  parts: readonly Uint8Array[],
-  abort: Int32Array,
-): { reader: SyncSocket } & Disposable {
-  const fds = new Int32Array(2);
-  if (lib.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, new Uint8Array(fds.buffer)) !== 0) {
-    throw new WireError("E_IO", "warm-up: no socket pair could be made");
-  }
-  const close = () => {
-    lib.close(fds[0]);
-    lib.close(fds[1]);
-  };
-  try {
-    for (const bytes of parts) {
-      const n = Number(lib.send(fds[1], bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
-      if (n !== bytes.length) {
-        throw new WireError("E_IO", "warm-up: a socket pair took too few bytes", {
-          field: "warm-up batch",
-          received: n,
-          expected: bytes.length,
-        });
-      }
+/** Writes `parts` into the pair's far end and ends it, for `pair.socket` to read. */
+function fill(pair: WarmUpSocketPair, parts: readonly Uint8Array[]): void {
+  const { lib, peer } = pair;
+  for (const bytes of parts) {
+    const n = Number(lib.send(peer, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
+    if (n !== bytes.length) {
+      throw new WireError("E_IO", "warm-up: a socket pair took too few bytes", {
+        field: "warm-up batch",
+        received: n,
+        expected: bytes.length,
+      });
     }
-    lib.shutdown(fds[1], SHUT_WR);
-    // Name and bound cloned as the real ones arrive in a message: a literal string is another type.
-    const { timeoutMs, name } = structuredClone({ timeoutMs: READ_TIMEOUT_MS, name: NAME });
-    const reader = new SyncSocket(fds[0], { timeoutMs, name, abort });
-    return { reader, [Symbol.dispose]: close };
-  } catch (error) {
-    close();
-    throw error;
   }
+  lib.shutdown(peer, SHUT_WR);
 }

@@ -7,19 +7,13 @@
  * @module
  */
 
-import {
-  AF_UNIX,
-  type Libc,
-  loadLibc,
-  MSG_DONTWAIT,
-  SOCK_CLOEXEC,
-  SOCK_STREAM,
-} from "../net/libc.ts";
-import { SyncSocket } from "../net/native_sync.ts";
+import { type Libc, MSG_DONTWAIT } from "../net/libc.ts";
+import type { SyncSocket } from "../net/native_sync.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import { WireError } from "../wire/errors.ts";
 import type { PacketMessage } from "./src_channel_messages.ts";
 import { PacketBuffer, type PagePacker, PAGES_PER_PACKET } from "./src_packer.ts";
+import { openWarmUpSocketPair } from "./warm_up_socket.ts";
 
 /**
  * Packs the headers and payload views of `packets` packets of the RAM, as a channel Worker does
@@ -71,7 +65,7 @@ const WRITE_WARM_UP_PAGES = 2;
  * too before the first real packet (left to the transfer, it ran unoptimised for most of a 1 GiB
  * migration). Returns the packets written.
  *
- * @throws {WireError} if a socket pair cannot be made or a packet does not come back whole.
+ * @throws {WireError} if no socket pair can be made or a packet does not come back whole.
  * @example
  * ```ts ignore
  * import { warmUpWrites } from "./src_warm_up.ts";
@@ -86,34 +80,22 @@ export function warmUpWrites(
 ): number {
   const count = Math.min(WRITE_WARM_UP_PAGES, packer.pages);
   if (count === 0 || packets === 0) return 0;
-  const lib = loadLibc();
-  if (!lib) throw new Deno.errors.NotSupported("the warm-up needs Linux, libc.so.6 and FFI");
-  const fds = new Int32Array(2);
-  if (lib.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, new Uint8Array(fds.buffer)) !== 0) {
-    throw new WireError("E_IO", "warm-up: no socket pair could be made");
+  using pair = openWarmUpSocketPair(abort);
+  const { lib, socket, peer } = pair;
+  const sink = new Uint8Array(64 * 1024);
+  const ranges = Math.floor(packer.pages / count);
+  let drained = 0;
+  for (let written = 0; written < packets; written++) {
+    const first = (written % ranges) * count;
+    // Shaped as the main thread's messages arrive (`src_threaded_sender.ts`, then cloned): a
+    // shape first met after optimising throws the optimised code away mid-transfer.
+    const message: PacketMessage = packer.layout === "v7.2"
+      ? { packetNum: written, first: 0, count, pages: pageRange(first, count) }
+      : { packetNum: written, first, count };
+    write(socket, structuredClone(message));
+    drained += drain(lib, peer, sink, socket.bytesWritten - drained);
   }
-  try {
-    // Name and bound cloned as the real ones arrive in a message: a literal string is another type.
-    const { timeoutMs, name } = structuredClone({ timeoutMs: 5_000, name: "warm-up channel" });
-    const socket = new SyncSocket(fds[0], { timeoutMs, name, abort });
-    const sink = new Uint8Array(64 * 1024);
-    const ranges = Math.floor(packer.pages / count);
-    let drained = 0;
-    for (let written = 0; written < packets; written++) {
-      const first = (written % ranges) * count;
-      // Shaped as the main thread's messages arrive (`src_threaded_sender.ts`, then cloned): a
-      // shape first met after optimising throws the optimised code away mid-transfer.
-      const message: PacketMessage = packer.layout === "v7.2"
-        ? { packetNum: written, first: 0, count, pages: pageRange(first, count) }
-        : { packetNum: written, first, count };
-      write(socket, structuredClone(message));
-      drained += drain(lib, fds[1], sink, socket.bytesWritten - drained);
-    }
-    return packets;
-  } finally {
-    lib.close(fds[0]);
-    lib.close(fds[1]);
-  }
+  return packets;
 }
 
 function pageRange(first: number, count: number): Int32Array {
