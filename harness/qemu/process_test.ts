@@ -4,6 +4,7 @@ import {
   leftoverQemuPids,
   liveQemuProcesses,
   QemuProcess,
+  QemuStartTimeout,
   startedQemuPids,
   TLS_CREDS_ID,
 } from "./process.ts";
@@ -182,6 +183,56 @@ Deno.test("qemu launch: a process that never answers QMP is given up with what i
       /hangs did not start.*exit signal SIGKILL.*threads when it was given up: \d+ sleep S in \w*sleep/s,
     );
     assert.equal(liveQemuProcesses().length, before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("qemu launch: a start whose QMP does not answer is tried once more, and only once", async (t) => {
+  const binary = binaries[0];
+  const dir = await Deno.makeTempDir({ prefix: "migwire-test-hang-once-" });
+  try {
+    await t.step({
+      name: "the first start hangs, the second is the real QEMU",
+      ignore: !binary,
+      fn: async () => {
+        // Hangs on its first start only (a marker file tells), then runs QEMU itself.
+        const path = `${dir}/hangs-once`;
+        const marker = `${dir}/started`;
+        await Deno.writeTextFile(
+          path,
+          `#!/bin/sh\nif [ ! -e ${marker} ]; then touch ${marker}; exec sleep 30; fi\n` +
+            `exec ${binary!.path} "$@"\n`,
+        );
+        await Deno.chmod(path, 0o755);
+        await using qemu = await QemuProcess.launch({
+          binary: { path, name: "hangs-once", version: binary!.version },
+          launchTimeoutMs: 500,
+        });
+        assert.equal(
+          (await qemu.qmp.execute("query-status") as { status: string }).status,
+          "prelaunch",
+        );
+      },
+    });
+    await t.step("two hanging starts fail with both described", async () => {
+      const path = `${dir}/hangs`;
+      await Deno.writeTextFile(path, "#!/bin/sh\nexec sleep 30\n");
+      await Deno.chmod(path, 0o755);
+      const before = liveQemuProcesses().length;
+      await assert.rejects(
+        () =>
+          QemuProcess.launch({
+            binary: { path, name: "hangs", version: "0" },
+            launchTimeoutMs: 300,
+          }),
+        (error: unknown) =>
+          error instanceof QemuStartTimeout &&
+          (error.message.match(/hangs did not start/g) ?? []).length === 2 &&
+          /the attempt before it/.test(error.message),
+      );
+      assert.equal(liveQemuProcesses().length, before);
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
