@@ -5,6 +5,10 @@
  * version around its own RAM, sends the pages over multifd in that version's packet layout, and
  * replays the captured device sections, EOF and VM description.
  *
+ * Like QEMU without a return path, it cannot see the destination's load fail, so it completes
+ * once every byte is sent and every channel closed; unlike QEMU it fails when the destination
+ * reset a channel with bytes still unread (a destination that refused the migration late).
+ *
  * @module
  */
 
@@ -252,6 +256,16 @@ async function migrate(context: MigrateContext): Promise<Outcome> {
       return finish({ status: "failed", message: scriptEnded });
     }
     await closeAll(channels, closeMode, signal);
+    // Without a return path a source cannot see a load fail, but a reset proves bytes went unread.
+    const discarded = connectionsOf(channels).find((c) => c.discarded)?.discarded;
+    if (discarded) {
+      emit({ event: "error", class: discarded.errorClass, message: discarded.message });
+      return finish({
+        status: "failed",
+        errorClass: discarded.errorClass,
+        message: discarded.message,
+      });
+    }
     return finish({ status: "completed" });
   } catch (error) {
     const errorClass = classOf(error);

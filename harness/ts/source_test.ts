@@ -3,7 +3,7 @@ import { decodeInitPacket, INIT_PACKET_SIZE } from "../wire/init_packet.ts";
 import { decodePacket, type PacketLayout, validatePacket } from "../wire/packet.ts";
 import { formatUuid } from "../wire/uuid.ts";
 import { PAGE_SIZE, patternRam, sha256Hex } from "../ram/pattern.ts";
-import { listen } from "../net/listen.ts";
+import { listen, listenThreaded, type PlainConn } from "../net/listen.ts";
 import { startTsSource } from "./source.ts";
 import { PACKET_HEADER_LENGTH } from "./src_packer.ts";
 import { type RecordedConnection, Recorder } from "./src_testing.ts";
@@ -294,4 +294,36 @@ Deno.test("ts source: once the destination closed a held channel, the rest close
   } finally {
     for (const conn of conns) conn.close();
   }
+});
+
+Deno.test("ts source: a destination that resets a channel with bytes unread fails the migration", async () => {
+  const signal = AbortSignal.timeout(20_000);
+  // Native sockets, as the TS destination's: their close sends RST when bytes are unread.
+  await using listener = listenThreaded({ name: "refusing destination" });
+  // Small enough to sit in the socket buffers: the source has sent everything before the reset.
+  await using source = await startTsSource({
+    channels: 2,
+    ram: { mib: 1, seed: 3, density: 0.05 },
+    connect: listener.endpoint,
+    signal,
+  });
+  const conns: PlainConn[] = [];
+  try {
+    for (let i = 0; i < 3; i++) conns.push(await listener.accept({ timeoutMs: 5_000 }));
+    await Promise.all(conns.map(async (conn) => {
+      assert.equal(await conn.read(new Uint8Array(1)), 1);
+    }));
+    // A destination that refused the migration: it closes with the rest of the bytes unread.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  const outcome = await source.outcome(signal);
+
+  assert.equal(outcome.status, "failed");
+  assert.equal(outcome.errorClass, "E_IO");
+  assert.match(
+    outcome.message ?? "",
+    /reset by the destination with bytes this source sent unread/,
+  );
 });

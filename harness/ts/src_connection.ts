@@ -94,6 +94,8 @@ export class SourceConnection implements AsyncDisposable {
   readonly #closeMode: CloseMode;
   #peerDone = false;
   #closed = false;
+  #closing = false;
+  #discarded: WireError | undefined;
   #lentBytes = 0;
 
   private constructor(tcp: PlainConn, secure: TlsConnection | null, options: OpenOptions) {
@@ -167,6 +169,15 @@ export class SourceConnection implements AsyncDisposable {
     return this.#peerDone;
   }
 
+  /**
+   * Set when the destination reset the connection, so that bytes this side sent were never read:
+   * on TCP at any time, on TLS only before this side's close_notify (a QEMU that has finished
+   * closes without reading it).
+   */
+  get discarded(): WireError | undefined {
+    return this.#discarded;
+  }
+
   /** Whether this side has closed the connection. */
   get closed(): boolean {
     return this.#closed;
@@ -179,6 +190,7 @@ export class SourceConnection implements AsyncDisposable {
    */
   async close(mode: CloseMode, options?: WaitOptions): Promise<void> {
     if (this.#closed) return;
+    this.#closing = true;
     const deadline = new Deadline({ ...options, what: `close of ${this.name}` }, 5_000);
     try {
       if (this.#secure) {
@@ -236,14 +248,29 @@ export class SourceConnection implements AsyncDisposable {
     } catch (error) {
       // Reads fail once this side closed the connection: that is not the peer closing.
       if (this.#closed) return {};
-      return {
-        error: new WireError(classOf(error), `${this.name} closed by the destination: ${error}`, {
-          field: this.name,
-          cause: error,
-        }),
-      };
+      const closedBy = new WireError(
+        classOf(error),
+        `${this.name} closed by the destination: ${error}`,
+        { field: this.name, cause: error },
+      );
+      if (isReset(error) && !(this.#secure && this.#closing)) {
+        this.#discarded = new WireError(
+          "E_IO",
+          `${this.name} reset by the destination with bytes this source sent unread: ${error}`,
+          { field: this.name, cause: error },
+        );
+      }
+      return { error: closedBy };
     } finally {
       this.#peerDone = !this.#closed;
     }
   }
+}
+
+/** Whether `error`, or an error it was caused by, is a connection reset. */
+function isReset(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof Deno.errors.ConnectionReset) return true;
+  }
+  return false;
 }
