@@ -66,6 +66,7 @@ function header(report: BenchReport): string[] {
     "medians measured in the same run, pairs interleaved run by run.",
     `- **QEMU bandwidth limit**: ${s.maxBandwidth}`,
     ...(s.prealloc ? [`- **Guest RAM preallocated**: ${s.prealloc}`] : []),
+    ...(s.hugePages ? [`- **Huge pages**: ${s.hugePages}`] : []),
     `- **QEMU guest RAM**: ${s.qemuRam}.`,
     `- **Timing**: ${s.timing}`,
     "",

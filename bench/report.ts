@@ -136,6 +136,8 @@ export interface BenchSettings {
   readonly maxBandwidth: string;
   /** Whether and how guest RAM was preallocated on each side (absent in older reports). */
   readonly prealloc?: string;
+  /** Transparent huge pages for each side's guest RAM (absent in older reports). */
+  readonly hugePages?: string;
   /** How transfer time is measured on each side. */
   readonly timing: string;
 }

@@ -9,6 +9,7 @@
 import type { Implementation, RamSpec } from "../harness/implementation.ts";
 import { resolveImplementation } from "../harness/interop.ts";
 import type { QemuImplementation } from "../harness/qemu/implementation.ts";
+import { hugePagesNote } from "./huge_pages.ts";
 import { ensureIperf3, type Iperf3Result, runIperf3 } from "./iperf3.ts";
 import { describeMachine } from "./machine.ts";
 import { type BenchOptions, SUITE_IMPLEMENTATIONS } from "./options.ts";
@@ -173,6 +174,7 @@ export async function runBench(
         "page-cache writeback)",
       maxBandwidth: bandwidthNote(bandwidths),
       prealloc: PREALLOC,
+      hugePages: hugePagesNote(ramDir.path),
       timing: TIMING,
     },
     throughput,

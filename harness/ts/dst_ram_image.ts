@@ -2,7 +2,8 @@
  * The destination's guest RAM: one zero-filled image of the configured size, carved into the RAM
  * blocks the main stream's block list announces (`RAM_SAVE_FLAG_MEM_SIZE`). Pages are written in
  * place; digests are taken once, at the end, by a streaming SHA-256 over the image. The image's
- * pages become resident on first touch, or all at once, before the transfer, with `prefault()`.
+ * pages become resident on first touch, or all at once, before the transfer, with `prefault()`;
+ * its own memory is advised as transparent huge pages, as QEMU advises guest RAM.
  *
  * @module
  */
@@ -10,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { WireError } from "../wire/errors.ts";
 import type { RamSpec } from "../implementation.ts";
+import { adviseHugePages } from "../ram/huge_pages.ts";
 import { pageAlignedBytes } from "../ram/page_aligned.ts";
 import { DEFAULT_DENSITY, fillPatternPage, PAGE_SIZE } from "../ram/pattern.ts";
 
@@ -88,6 +90,8 @@ export class RamImage {
       this.bytes = memory;
     } else {
       this.bytes = pageAlignedBytes(size, memory === "shared");
+      // Before any page is touched, as QEMU's ram_block_add advises guest RAM.
+      adviseHugePages(this.bytes);
     }
   }
 

@@ -108,3 +108,24 @@ Deno.test("RamImage.prefault makes the image resident and keeps it all zeros", a
   ram.setBlocks([{ name: "ram", length: mib << 20 }]);
   assert.throws(() => ram.prefault(), /before the block list/);
 });
+
+Deno.test({
+  name: "RamImage: a preallocated image is backed by transparent huge pages, as QEMU's guest RAM",
+  ignore: !/\[(always|madvise)\]/.test(
+    (() => {
+      try {
+        return Deno.readTextFileSync("/sys/kernel/mm/transparent_hugepage/enabled");
+      } catch {
+        return "";
+      }
+    })(),
+  ),
+}, () => {
+  const hugeKib = () =>
+    Number(/AnonHugePages:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/smaps_rollup"))![1]);
+  const before = hugeKib();
+  const image = new RamImage(64, "shared");
+  image.prefault();
+  const gained = hugeKib() - before;
+  assert.ok(gained >= 32 * 1024, `AnonHugePages grew by ${gained} KiB for a 64 MiB image`);
+});
