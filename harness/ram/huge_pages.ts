@@ -5,7 +5,7 @@
  * Whether the kernel grants them is its own setting (`/sys/kernel/mm/transparent_hugepage/enabled`:
  * `always` or `madvise`). The TypeScript destination advises its RAM image: in interleaved runs
  * from QEMU 10.0 (1 GiB, 4 channels) its CPU per GiB fell by 9–14%. The source does not: the same
- * advice on its RAM made it no faster (two A/B runs, 3% and 6% more CPU).
+ * advice on its RAM made it no faster (two A/B runs, about 6% more CPU in each).
  *
  * @module
  */
