@@ -1,6 +1,7 @@
 /**
  * What a process's threads are doing, read from `/proc`: each thread's name, scheduler state,
- * the kernel function it waits in and the CPU it has used. Put into the error when a process
+ * the kernel function it waits in, the kernel stack above it (readable by root only) and the CPU
+ * it has used. Put into the error when a process
  * fails to answer in time, it tells a process stuck waiting (and on what) from one busy or starved
  * of CPU.
  *
@@ -12,6 +13,9 @@ import { parseStatCpuSeconds } from "./cpu_time.ts";
 /** Threads described at most, so that a process with many threads gives a bounded text. */
 const MAX_THREADS = 16;
 
+/** Kernel frames kept per thread: enough to reach the system call from the wait. */
+const MAX_FRAMES = 8;
+
 /** One thread of a process, as `/proc/<pid>/task/<tid>` shows it. */
 export interface ThreadState {
   readonly tid: number;
@@ -20,7 +24,36 @@ export interface ThreadState {
   readonly state: string;
   /** Kernel function the thread waits in (`wchan`), empty when running or unknown. */
   readonly wchan: string;
+  /**
+   * Kernel functions from the wait up to the system call (`/proc/<pid>/task/<tid>/stack`, which
+   * only root may read); empty when unreadable. Tells which call a thread blocks in, e.g. a
+   * receive on a UNIX socket (`unix_stream_read_generic`) from one on TCP.
+   */
+  readonly kernelStack?: readonly string[];
   readonly cpuSeconds: number | null;
+}
+
+/**
+ * The function names of a `/proc/<pid>/stack` listing, innermost first, up to the system call
+ * (the entry frames dropped), at most 8.
+ *
+ * @example
+ * ```ts
+ * import { parseKernelStack } from "./thread_states.ts";
+ * const text = "[<0>] hrtimer_nanosleep+0xb5/0x130\n[<0>] __x64_sys_clock_nanosleep+0xde/0x150\n" +
+ *   "[<0>] do_syscall_64+0x71/0x290\n";
+ * console.log(parseKernelStack(text)); // ["hrtimer_nanosleep", "__x64_sys_clock_nanosleep"]
+ * ```
+ */
+export function parseKernelStack(text: string): string[] {
+  const frames: string[] = [];
+  for (const line of text.split("\n")) {
+    const name = /^\[<[0-9a-f]+>\]\s+([\w.]+)/.exec(line.trim())?.[1];
+    if (!name || /^(do_syscall_64|entry_SYSCALL|x64_sys_call)/.test(name)) continue;
+    frames.push(name);
+    if (frames.length === MAX_FRAMES) break;
+  }
+  return frames;
 }
 
 /**
@@ -71,6 +104,7 @@ export function threadStates(pid: number): ThreadState[] {
         tid,
         ...parsed,
         wchan: readWchan(dir),
+        kernelStack: parsed.state === "R" ? [] : readKernelStack(dir),
         cpuSeconds: parseStatCpuSeconds(stat),
       });
     } catch {
@@ -81,7 +115,8 @@ export function threadStates(pid: number): ThreadState[] {
 }
 
 /**
- * One line for an error message: every thread's name, state, wait channel and CPU seconds.
+ * One line for an error message: every thread's name, state, wait channel, kernel stack (when
+ * known) and CPU seconds.
  *
  * @example
  * ```ts
@@ -96,6 +131,7 @@ export function describeThreads(threads: readonly ThreadState[]): string {
   if (threads.length === 0) return "no threads (the process is gone)";
   return threads.map((t) =>
     `${t.tid} ${t.name} ${t.state}${t.wchan ? ` in ${t.wchan}` : ""}` +
+    (t.kernelStack?.length ? ` (kernel: ${t.kernelStack.join(" ← ")})` : "") +
     (t.cpuSeconds === null ? "" : `, ${t.cpuSeconds.toFixed(2)} s CPU`)
   ).join("; ");
 }
@@ -106,5 +142,13 @@ function readWchan(dir: string): string {
     return wchan === "0" ? "" : wchan;
   } catch {
     return "";
+  }
+}
+
+function readKernelStack(dir: string): string[] {
+  try {
+    return parseKernelStack(Deno.readTextFileSync(`${dir}/stack`));
+  } catch {
+    return [];
   }
 }
