@@ -6,26 +6,15 @@
  * @module
  */
 
-/** Reads a file, or `undefined` when it cannot be read. */
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
-}
+import { transparentHugePages } from "../harness/ram/huge_pages.ts";
 
-/**
- * The selected value of a sysfs setting such as `always [madvise] never`.
- *
- * @example
- * ```ts
- * import { selectedSetting } from "./huge_pages.ts";
- * console.log(selectedSetting("always [madvise] never")); // "madvise"
- * ```
- */
-export function selectedSetting(text: string | undefined): string {
-  return /\[([\w+]+)\]/.exec(text ?? "")?.[1] ?? "unknown";
+/** `/proc/mounts`, or nothing when it cannot be read. */
+function readMounts(): string {
+  try {
+    return Deno.readTextFileSync("/proc/mounts");
+  } catch {
+    return "";
+  }
 }
 
 /**
@@ -61,8 +50,8 @@ export function tmpfsHugeOption(mounts: string, path: string): string {
  * ```
  */
 export function hugePagesNote(qemuRamDir: string): string {
-  const anon = selectedSetting(readText("/sys/kernel/mm/transparent_hugepage/enabled"));
-  const tmpfs = tmpfsHugeOption(readText("/proc/mounts") ?? "", qemuRamDir);
+  const anon = transparentHugePages();
+  const tmpfs = tmpfsHugeOption(readMounts(), qemuRamDir);
   return "a TypeScript destination advises its RAM image as transparent huge pages, as QEMU's " +
     "`ram_block_add` advises every RAM block (anonymous memory here: `" + anon + "`); a " +
     "TypeScript source does not (no faster in A/B runs). A QEMU of the benchmark keeps its RAM " +

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import { hugePagesNote, selectedSetting, tmpfsHugeOption } from "./huge_pages.ts";
-
-Deno.test("selectedSetting reads the bracketed choice of a sysfs setting", () => {
-  assert.equal(selectedSetting("always [madvise] never\n"), "madvise");
-  assert.equal(selectedSetting("always within_size advise [never] deny force"), "never");
-  assert.equal(selectedSetting(undefined), "unknown");
-});
+import { hugePagesNote, tmpfsHugeOption } from "./huge_pages.ts";
 
 Deno.test("tmpfsHugeOption takes the innermost tmpfs mount holding the path", () => {
   const mounts = [

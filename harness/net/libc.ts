@@ -100,6 +100,8 @@ const SYMBOLS = {
     result: "isize",
   },
   sendmsgBlocking: { name: "sendmsg", parameters: ["i32", "buffer", "i32"], result: "isize" },
+  /** For guest RAM (`harness/ram/huge_pages.ts`), not sockets. */
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
 /** The symbols loaded from the C library. */

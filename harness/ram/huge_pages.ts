@@ -10,30 +10,13 @@
  * @module
  */
 
+import { loadLibc } from "../net/libc.ts";
+
 /** Size of an x86-64 (and 4 KiB-granule AArch64) transparent huge page. */
 export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
 
 /** `MADV_HUGEPAGE`. */
 const MADV_HUGEPAGE = 14;
-
-let madvise:
-  | ((address: Deno.PointerValue, length: bigint, advice: number) => number)
-  | null
-  | undefined;
-
-function libcMadvise(): typeof madvise {
-  if (madvise !== undefined) return madvise;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return madvise = null;
-    const lib = Deno.dlopen("libc.so.6", {
-      madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-    });
-    madvise = (address, length, advice) => lib.symbols.madvise(address, length, advice);
-  } catch {
-    madvise = null;
-  }
-  return madvise;
-}
 
 /**
  * Advises the kernel to back the whole huge pages inside `bytes` with transparent huge pages, as
@@ -50,14 +33,62 @@ function libcMadvise(): typeof madvise {
  */
 export function adviseHugePages(bytes: Uint8Array): number {
   if (bytes.length < HUGE_PAGE_SIZE) return 0;
-  const call = libcMadvise();
-  if (!call) return 0;
+  const lib = loadLibc();
+  if (!lib) return 0;
   const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
   const huge = BigInt(HUGE_PAGE_SIZE);
   const start = (address + huge - 1n) / huge * huge;
   const end = (address + BigInt(bytes.length)) / huge * huge;
   if (end <= start) return 0;
-  return call(Deno.UnsafePointer.create(start), end - start, MADV_HUGEPAGE) === 0
+  return lib.madvise(Deno.UnsafePointer.create(start), end - start, MADV_HUGEPAGE) === 0
     ? Number(end - start)
     : 0;
+}
+
+/**
+ * The selected value of a sysfs setting such as `always [madvise] never`; `unknown` without one.
+ *
+ * @example
+ * ```ts
+ * import { selectedSetting } from "./huge_pages.ts";
+ * console.log(selectedSetting("always [madvise] never")); // "madvise"
+ * ```
+ */
+export function selectedSetting(text: string | undefined): string {
+  return /\[([\w+]+)\]/.exec(text ?? "")?.[1] ?? "unknown";
+}
+
+/**
+ * The kernel's transparent huge page setting for anonymous memory: `always`, `madvise`, `never`,
+ * or `unknown` where it cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { transparentHugePages } from "./huge_pages.ts";
+ * console.log(["always", "madvise", "never", "unknown"].includes(transparentHugePages())); // true
+ * ```
+ */
+export function transparentHugePages(): string {
+  try {
+    return selectedSetting(Deno.readTextFileSync("/sys/kernel/mm/transparent_hugepage/enabled"));
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * KiB of this process's anonymous memory on transparent huge pages (`AnonHugePages` of
+ * `/proc/self/smaps_rollup`).
+ *
+ * @example
+ * ```ts ignore
+ * import { anonHugePagesKib } from "./huge_pages.ts";
+ * console.log(anonHugePagesKib());
+ * ```
+ */
+export function anonHugePagesKib(): number {
+  const rollup = Deno.readTextFileSync("/proc/self/smaps_rollup");
+  const kib = /AnonHugePages:\s+(\d+)/.exec(rollup)?.[1];
+  if (kib === undefined) throw new Error("/proc/self/smaps_rollup has no AnonHugePages line");
+  return Number(kib);
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PAGE_SIZE, patternRam, sha256Hex } from "../ram/pattern.ts";
 import { WireError } from "../wire/errors.ts";
+import { anonHugePagesKib, transparentHugePages } from "../ram/huge_pages.ts";
 import { RamImage } from "./dst_ram_image.ts";
 
 function expectStream(field: RegExp): (error: unknown) => boolean {
@@ -111,21 +112,11 @@ Deno.test("RamImage.prefault makes the image resident and keeps it all zeros", a
 
 Deno.test({
   name: "RamImage: a preallocated image is backed by transparent huge pages, as QEMU's guest RAM",
-  ignore: !/\[(always|madvise)\]/.test(
-    (() => {
-      try {
-        return Deno.readTextFileSync("/sys/kernel/mm/transparent_hugepage/enabled");
-      } catch {
-        return "";
-      }
-    })(),
-  ),
+  ignore: !["always", "madvise"].includes(transparentHugePages()),
 }, () => {
-  const hugeKib = () =>
-    Number(/AnonHugePages:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/smaps_rollup"))![1]);
-  const before = hugeKib();
+  const before = anonHugePagesKib();
   const image = new RamImage(64, "shared");
   image.prefault();
-  const gained = hugeKib() - before;
+  const gained = anonHugePagesKib() - before;
   assert.ok(gained >= 32 * 1024, `AnonHugePages grew by ${gained} KiB for a 64 MiB image`);
 });
