@@ -54,8 +54,22 @@ export interface PacketsMessage {
   readonly packets: readonly PacketMessage[];
 }
 
+/**
+ * A run of pages `first..end-1` shared out over every channel's Worker: each claims the run's
+ * next packet (128 consecutive pages; packet `i` is numbered `packetNumBase + i`) by adding 1 to
+ * `claim[0]` until the run is claimed, as a free channel takes the next packet in QEMU.
+ */
+export interface RunMessage {
+  readonly type: "run";
+  readonly first: number;
+  readonly end: number;
+  readonly packetNumBase: number;
+  /** The run's next packet index; `claim.buffer` is a `SharedArrayBuffer`. */
+  readonly claim: Int32Array;
+}
+
 /** What the main thread posts to a channel Worker. */
-export type ToChannel = StartMessage | AttachMessage | PacketsMessage | SyncMessage;
+export type ToChannel = StartMessage | AttachMessage | PacketsMessage | SyncMessage | RunMessage;
 
 /** What a channel Worker posts back. */
 export type FromChannel =
@@ -64,8 +78,11 @@ export type FromChannel =
   | { readonly type: "warmed"; readonly packets: number }
   | {
     readonly type: "written";
-    /** Packets of the message this answers (a `packets` message answers once). */
-    readonly packets: number;
+    /**
+     * Outstanding items this answers: the packets of a `packets` message, 1 for a `sync` or a
+     * `run` once done, 0 for a tally of a run still going.
+     */
+    readonly answers: number;
     readonly bytes: number;
     readonly normalPages: number;
     readonly zeroPages: number;

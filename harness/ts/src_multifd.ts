@@ -12,7 +12,7 @@
 
 import type { WaitOptions } from "../net/wait.ts";
 import { WireError } from "../wire/errors.ts";
-import { PacketBuffer, type PagePacker, type StaleFields } from "./src_packer.ts";
+import { PacketBuffer, type PagePacker, PAGES_PER_PACKET, type StaleFields } from "./src_packer.ts";
 import type { SourceConnection } from "./src_connection.ts";
 import type { MutatePacket, PacketView } from "./source_options.ts";
 
@@ -29,11 +29,20 @@ export interface PacketSender extends AsyncDisposable {
   sendRange(first: number, count: number): Promise<void>;
   /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
   sendPages(pages: Int32Array, count: number): Promise<void>;
+  /**
+   * Sends pages `first..end-1` in packets of 128 consecutive pages, numbered in page order
+   * (layouts with zero pages); `onProgress` gets the pages sent so far about every
+   * {@linkcode PROGRESS_EVERY} packets.
+   */
+  sendRun(first: number, end: number, onProgress?: (pages: number) => void): Promise<void>;
   /** Sends one SYNC packet per channel and resolves once all of them have been written. */
   sync(): Promise<void>;
   /** Resolves once every packet handed over has been written. */
   flush(): Promise<void>;
 }
+
+/** Packets between two progress reports of {@linkcode PacketSender.sendRun}. */
+export const PROGRESS_EVERY = 512;
 
 /** What a {@linkcode PacketSender} has numbered and written. */
 export class SendCounts {
@@ -142,6 +151,15 @@ export class MultifdSender implements PacketSender {
     this.#packer.packPages(slot.buffer, pages, count, this.nextPacketNum());
     this.counts.normalPages += count;
     this.send(slot);
+  }
+
+  /** Sends a run of pages packet by packet (see {@linkcode PacketSender.sendRun}). */
+  async sendRun(first: number, end: number, onProgress?: (pages: number) => void): Promise<void> {
+    for (let from = first, n = 1; from < end; from += PAGES_PER_PACKET, n++) {
+      throwIfAborted(this.#options.signal);
+      await this.sendRange(from, Math.min(PAGES_PER_PACKET, end - from));
+      if (n % PROGRESS_EVERY === 0) onProgress?.(Math.min(end, from + PAGES_PER_PACKET) - first);
+    }
   }
 
   /** Nothing to release: the writes belong to the connections. */
@@ -284,5 +302,23 @@ export class MultifdSender implements PacketSender {
 
   #throwIfFailed(): void {
     if (this.#error) throw this.#error;
+  }
+}
+
+/**
+ * Throws `E_TIMEOUT` once `signal` has aborted: checked between packets while RAM is sent.
+ *
+ * @example
+ * ```ts
+ * import { throwIfAborted } from "./src_multifd.ts";
+ * throwIfAborted(AbortSignal.timeout(1_000)); // not aborted yet: returns
+ * ```
+ */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new WireError("E_TIMEOUT", `aborted while sending RAM: ${signal.reason}`, {
+      field: "ram",
+      cause: signal.reason,
+    });
   }
 }

@@ -26,17 +26,13 @@ import {
   RAM_SAVE_FLAG_MULTIFD_FLUSH,
   RAM_SAVE_FLAG_ZERO,
 } from "../wire/main_stream.ts";
-import { WireError } from "../wire/errors.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
-import type { PacketSender } from "./src_multifd.ts";
+import { type PacketSender, PROGRESS_EVERY, throwIfAborted } from "./src_multifd.ts";
 import { type PagePacker, PAGES_PER_PACKET } from "./src_packer.ts";
 import type { SourceProfile } from "./src_profile.ts";
 import type { MainStreamWriter } from "./src_stream.ts";
 import type { MainTemplate } from "./src_template.ts";
 import type { SourceEvent } from "./source_options.ts";
-
-/** Packets between two progress events. */
-const PROGRESS_EVERY = 512;
 
 /** What {@linkcode sendRamSection} works with. */
 export interface RamSectionContext {
@@ -134,14 +130,9 @@ function endSection(main: MainStreamWriter, id: number): void {
 }
 
 /** 9.0+: every page goes in a packet; 128 consecutive pages per packet. */
-async function sendAllPages(context: RamSectionContext): Promise<void> {
-  const { sender, packer } = context;
-  const pages = packer.pages;
-  for (let first = 0, n = 0; first < pages; first += PAGES_PER_PACKET, n++) {
-    throwIfAborted(context.signal);
-    await sender.sendRange(first, Math.min(PAGES_PER_PACKET, pages - first));
-    if (n % PROGRESS_EVERY === PROGRESS_EVERY - 1) progress(context, first + PAGES_PER_PACKET);
-  }
+function sendAllPages(context: RamSectionContext): Promise<void> {
+  throwIfAborted(context.signal);
+  return context.sender.sendRun(0, context.packer.pages, (pages) => progress(context, pages));
 }
 
 /** Before 9.0: zero pages as `ZERO` records on the main stream, normal pages in packets. */
@@ -192,13 +183,4 @@ function progress(context: RamSectionContext, pages: number): void {
     pages,
     bytes: context.sender.counts.bytes + context.main.position,
   });
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw new WireError("E_TIMEOUT", `aborted while sending RAM: ${signal.reason}`, {
-      field: "ram",
-      cause: signal.reason,
-    });
-  }
 }

@@ -4,8 +4,10 @@
  * round robin to the first free channel, one SYNC per channel at each sync point) and posts each
  * packet's page range; the Worker packs and writes it on the socket lent to it, and says when it
  * is written. Up to 32 packets wait per channel, posted 16 at a time: a message per packet
- * cost more than packing it. The bytes on the wire are those of
- * {@linkcode MultifdSender}.
+ * cost more than packing it. A run of pages ({@linkcode ThreadedSender.sendRun}, the bulk of the
+ * RAM) posts no message per packet at all: every Worker claims the run's next packet number from
+ * a shared counter once it is free, which is the first free channel without this thread waking
+ * for each packet. The bytes on the wire are those of {@linkcode MultifdSender}.
  *
  * @module
  */
@@ -16,7 +18,8 @@ import type { Endpoint } from "../implementation.ts";
 import type { FromChannel, PacketMessage } from "./src_channel_messages.ts";
 import type { ChannelThread, ChannelThreads } from "./src_channel_threads.ts";
 import type { SourceConnection } from "./src_connection.ts";
-import { type PacketSender, SendCounts } from "./src_multifd.ts";
+import { type PacketSender, PROGRESS_EVERY, SendCounts } from "./src_multifd.ts";
+import { PAGES_PER_PACKET } from "./src_packer.ts";
 import type { SourceScript } from "./source_options.ts";
 
 /** Packets handed to a channel and not yet written, at most. */
@@ -61,7 +64,10 @@ export interface ThreadedSenderOptions {
 class Lane {
   readonly connection: SourceConnection;
   readonly thread: ChannelThread;
-  /** Packets given to the channel and not yet written, the queued ones included. */
+  /**
+   * Packets and SYNCs given to the channel and not yet written, the queued ones included; a run
+   * counts once until the Worker has finished its share.
+   */
   outstanding = 0;
   /** Packets given to the channel and not yet posted to its Worker. */
   queued: PacketMessage[] = [];
@@ -95,6 +101,8 @@ export class ThreadedSender implements PacketSender {
   #wake: (() => void) | null = null;
   readonly #onAbort = (): void => this.#fail(this.#abortError());
   #disposed = false;
+  /** The latest run's pages written and when to report them next. */
+  #run: { pages: number; next: number; onProgress?: (pages: number) => void } | null = null;
 
   private constructor(
     channels: readonly { readonly connection: SourceConnection }[],
@@ -144,6 +152,26 @@ export class ThreadedSender implements PacketSender {
       count,
       pages: pages.slice(0, count),
     });
+  }
+
+  /**
+   * Sends pages `first..end-1` in packets of 128 consecutive pages, numbered in page order: every
+   * channel's Worker claims the next packet once it is free, so no message travels per packet.
+   */
+  sendRun(first: number, end: number, onProgress?: (pages: number) => void): Promise<void> {
+    this.#throwIfFailed();
+    const packets = Math.ceil(Math.max(0, end - first) / PAGES_PER_PACKET);
+    if (packets === 0) return Promise.resolve();
+    this.#postQueued();
+    const claim = new Int32Array(new SharedArrayBuffer(4));
+    const packetNumBase = this.counts.packets;
+    this.counts.packets += packets;
+    this.#run = { pages: 0, next: PROGRESS_EVERY * PAGES_PER_PACKET, onProgress };
+    for (const lane of this.#lanes) {
+      lane.outstanding++;
+      lane.thread.post({ type: "run", first, end, packetNumBase, claim });
+    }
+    return Promise.resolve();
   }
 
   /** Sends one SYNC packet per channel and resolves once all of them have been written. */
@@ -227,11 +255,12 @@ export class ThreadedSender implements PacketSender {
 
   #onReply(lane: Lane, reply: FromChannel): void {
     if (reply.type === "written") {
-      lane.outstanding -= reply.packets;
+      lane.outstanding -= reply.answers;
       this.counts.bytes += reply.bytes;
       this.counts.normalPages += reply.normalPages;
       this.counts.zeroPages += reply.zeroPages;
       lane.connection.countWritten(reply.bytes);
+      this.#progress(reply.normalPages + reply.zeroPages);
     } else if (reply.type === "error") {
       // The Worker drops what follows a failure: nothing more comes for this channel.
       lane.outstanding = 0;
@@ -241,6 +270,16 @@ export class ThreadedSender implements PacketSender {
     const wake = this.#wake;
     this.#wake = null;
     wake?.();
+  }
+
+  /** Reports a run's progress every {@linkcode PROGRESS_EVERY} packets' worth of pages. */
+  #progress(pages: number): void {
+    const run = this.#run;
+    if (!run || pages === 0) return;
+    run.pages += pages;
+    if (run.pages < run.next) return;
+    run.next += PROGRESS_EVERY * PAGES_PER_PACKET;
+    run.onProgress?.(run.pages);
   }
 
   #tryAcquire(): Lane | null {

@@ -117,6 +117,52 @@ for (const version of ["10.0", "7.2"]) {
   });
 }
 
+/** The pages of each progress event of a source of `ram` into a listener that discards it all. */
+async function progressPages(
+  ram: { mib: number; seed: number; density: number },
+): Promise<number[]> {
+  const signal = AbortSignal.timeout(30_000);
+  const pages: number[] = [];
+  await using server = listen({ name: "discarding destination" });
+  const drained = Array.from({ length: 4 }, async () => {
+    const conn = await server.accept({ timeoutMs: 10_000 });
+    try {
+      for await (const _ of conn.readable) { /* discarded */ }
+    } finally {
+      closeQuietly(conn);
+    }
+  });
+  await using source = await startTsSource({
+    channels: 3,
+    ram,
+    uuid: UUID,
+    connect: server.endpoint,
+    signal,
+    onEvent: (event) => {
+      if (event.event === "progress") pages.push(event.pages);
+    },
+  });
+  const outcome = await source.outcome(signal);
+  assert.equal(outcome.status, "completed", outcome.message);
+  await Promise.all(drained);
+  return pages;
+}
+
+Deno.test({
+  name: "channel threads report a run's progress every 512 packets, as the main thread does",
+  ignore: !native,
+}, async () => {
+  // 320 MiB: 640 packets of 128 pages, so one report once 512 packets' worth of pages are out.
+  const ram = { mib: 320, seed: 9, density: 0.5 };
+  const total = (ram.mib << 20) / PAGE_SIZE;
+  const threaded = await progressPages(ram);
+  const single = await withNativeTcp("0", () => progressPages(ram));
+  assert.deepEqual(single, [512 * 128]);
+  // Workers tally every 64 packets each: the report comes at the first tally past the mark.
+  assert.equal(threaded.length, 1, `progress events: ${threaded}`);
+  assert.ok(threaded[0] >= 512 * 128 && threaded[0] < total, `pages ${threaded[0]}`);
+});
+
 Deno.test({
   name: "a per-packet hook keeps the main-thread path",
   ignore: !native,

@@ -11,7 +11,6 @@ import { type Libc, MSG_DONTWAIT } from "../net/libc.ts";
 import type { SyncSocket } from "../net/native_sync.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import { WireError } from "../wire/errors.ts";
-import type { PacketMessage } from "./src_channel_messages.ts";
 import { PacketBuffer, type PagePacker, PAGES_PER_PACKET } from "./src_packer.ts";
 import { openWarmUpSocketPair } from "./warm_up_socket.ts";
 
@@ -56,6 +55,19 @@ export function warmUpPacker(packer: PagePacker, packets: number): number {
   return packets;
 }
 
+/**
+ * A channel Worker's packet write: pages `first..first+count-1`, or the first `count` of `pages`
+ * (layout `"v7.2"`), numbered `packetNum`, packed and written to `socket`; returns the packet's
+ * bytes on the wire.
+ */
+export type PacketWrite = (
+  socket: SyncSocket,
+  packetNum: number,
+  first: number,
+  count: number,
+  pages?: Int32Array,
+) => number;
+
 /** Pages of a packet the write warm-up writes: a few keep it well inside a socket pair's buffer. */
 const WRITE_WARM_UP_PAGES = 2;
 
@@ -73,7 +85,7 @@ const WRITE_WARM_UP_PAGES = 2;
  * ```
  */
 export function warmUpWrites(
-  write: (socket: SyncSocket, message: PacketMessage) => number,
+  write: PacketWrite,
   packer: PagePacker,
   abort: Int32Array,
   packets: number,
@@ -87,12 +99,8 @@ export function warmUpWrites(
   let drained = 0;
   for (let written = 0; written < packets; written++) {
     const first = (written % ranges) * count;
-    // Shaped as the main thread's messages arrive (`src_threaded_sender.ts`, then cloned): a
-    // shape first met after optimising throws the optimised code away mid-transfer.
-    const message: PacketMessage = packer.layout === "v7.2"
-      ? { packetNum: written, first: 0, count, pages: pageRange(first, count) }
-      : { packetNum: written, first, count };
-    write(socket, structuredClone(message));
+    if (packer.layout === "v7.2") write(socket, written, 0, count, pageRange(first, count));
+    else write(socket, written, first, count);
     drained += drain(lib, peer, sink, socket.bytesWritten - drained);
   }
   return packets;

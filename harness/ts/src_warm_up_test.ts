@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import { PACKET_LAYOUTS } from "../wire/packet.ts";
 import { loadLibc } from "../net/libc.ts";
-import type { SyncSocket } from "../net/native_sync.ts";
-import type { PacketMessage } from "./src_channel_messages.ts";
 import { PacketBuffer, PagePacker, PAGES_PER_PACKET } from "./src_packer.ts";
-import { warmUpPacker, warmUpWrites } from "./src_warm_up.ts";
+import { type PacketWrite, warmUpPacker, warmUpWrites } from "./src_warm_up.ts";
 
 Deno.test("warmUpPacker: packs every packet asked for, in every layout, and leaves the RAM alone", () => {
   const ram = new Uint8Array(3 * PAGES_PER_PACKET * PAGE_SIZE);
@@ -35,20 +33,19 @@ Deno.test({
   for (const layout of PACKET_LAYOUTS) {
     const packer = new PagePacker(ram, layout, "pc.ram");
     const header = new PacketBuffer(0);
-    const seen: PacketMessage[] = [];
+    const seen: { count: number; pages?: Int32Array }[] = [];
     let bytes = 0;
-    const write = (socket: SyncSocket, message: PacketMessage): number => {
-      seen.push(message);
-      const pages = message.pages ??
-        packer.packRangeHeader(header, message.first, message.count, message.packetNum);
-      if (message.pages) packer.packPagesHeader(header, pages, message.count, message.packetNum);
-      socket.writeAllv([header.header, ...packer.payloadViews(pages, header.normalPages)]);
+    const write: PacketWrite = (socket, packetNum, first, count, pages) => {
+      seen.push({ count, pages });
+      const order = pages ?? packer.packRangeHeader(header, first, count, packetNum);
+      if (pages) packer.packPagesHeader(header, pages, count, packetNum);
+      socket.writeAllv([header.header, ...packer.payloadViews(order, header.normalPages)]);
       bytes += header.length + header.normalPages * PAGE_SIZE;
       return header.length;
     };
     assert.equal(warmUpWrites(write, packer, abort, 12), 12, layout);
     assert.equal(seen.length, 12);
-    assert.ok(seen.every((m) => m.count === 2 && (layout === "v7.2") === ("pages" in m)));
+    assert.ok(seen.every((m) => m.count === 2 && (layout === "v7.2") === (m.pages !== undefined)));
     assert.ok(bytes > 12 * 2 * PAGE_SIZE, layout);
   }
 });
