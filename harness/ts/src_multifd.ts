@@ -25,8 +25,6 @@ const BUFFERS_PER_CHANNEL = 2;
 export interface PacketSender extends AsyncDisposable {
   /** What the sender has numbered and written so far. */
   readonly counts: Readonly<SendCounts>;
-  /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
-  sendRange(first: number, count: number): Promise<void>;
   /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
   sendPages(pages: Int32Array, count: number): Promise<void>;
   /**
@@ -111,7 +109,7 @@ export interface MultifdSenderOptions extends WaitOptions {
  * ```ts ignore
  * import { MultifdSender } from "./src_multifd.ts";
  * const sender = new MultifdSender(channels, packer, { pureSyncPackets: true });
- * await sender.sendRange(0, 128);
+ * await sender.sendRun(0, 1024);
  * await sender.sync();
  * ```
  */
@@ -137,7 +135,7 @@ export class MultifdSender implements PacketSender {
   }
 
   /** Packs pages `first..first+count-1` into one packet and sends it. */
-  async sendRange(first: number, count: number): Promise<void> {
+  async #sendRange(first: number, count: number): Promise<void> {
     const slot = this.tryAcquire() ?? await this.acquire();
     this.#packer.packRange(slot.buffer, first, count, this.nextPacketNum());
     this.counts.normalPages += slot.buffer.normalPages;
@@ -157,7 +155,7 @@ export class MultifdSender implements PacketSender {
   async sendRun(first: number, end: number, onProgress?: (pages: number) => void): Promise<void> {
     for (let from = first, n = 1; from < end; from += PAGES_PER_PACKET, n++) {
       throwIfAborted(this.#options.signal);
-      await this.sendRange(from, Math.min(PAGES_PER_PACKET, end - from));
+      await this.#sendRange(from, Math.min(PAGES_PER_PACKET, end - from));
       if (n % PROGRESS_EVERY === 0) onProgress?.(Math.min(end, from + PAGES_PER_PACKET) - first);
     }
   }

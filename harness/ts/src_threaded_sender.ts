@@ -86,7 +86,7 @@ class Lane {
  * ```ts ignore
  * import { ThreadedSender } from "./src_threaded_sender.ts";
  * await using sender = await ThreadedSender.start(lanes, threads, { pureSyncPackets: true, timeoutMs: 30_000 });
- * await sender.sendRange(0, 128);
+ * await sender.sendRun(0, 1024);
  * await sender.sync();
  * ```
  */
@@ -135,12 +135,6 @@ export class ThreadedSender implements PacketSender {
       await sender[Symbol.asyncDispose]();
       throw error;
     }
-  }
-
-  /** Sends pages `first..first+count-1` in one packet (layouts with zero pages). */
-  async sendRange(first: number, count: number): Promise<void> {
-    const lane = this.#tryAcquire() ?? await this.#acquire();
-    this.#queue(lane, { packetNum: this.counts.packets++, first, count });
   }
 
   /** Sends the first `count` of `pages` as normal pages in one packet (layout `v7.2`). */
