@@ -41,6 +41,8 @@ export const SO_SNDTIMEO = 21;
 export const IPPROTO_TCP = 6;
 /** `TCP_NODELAY`. */
 export const TCP_NODELAY = 1;
+/** `TCP_NOTSENT_LOWAT`: writable only while fewer unsent bytes than this wait in the socket. */
+export const TCP_NOTSENT_LOWAT = 25;
 /** `MSG_WAITALL`: a `recv` that returns only once the buffer is full (or at end, error, timeout). */
 export const MSG_WAITALL = 0x100;
 /** `MSG_NOSIGNAL`: a send to a closed peer fails instead of raising `SIGPIPE`. */
@@ -100,6 +102,7 @@ const SYMBOLS = {
     result: "isize",
   },
   sendmsgBlocking: { name: "sendmsg", parameters: ["i32", "buffer", "i32"], result: "isize" },
+  sched_yield: { parameters: [], result: "i32" },
   /** For guest RAM (`harness/ram/huge_pages.ts`), not sockets. */
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
@@ -143,8 +146,47 @@ export function loadLibc(): Libc | null {
  * ```
  */
 export function setOption(lib: Libc, fd: number, level: number, name: number, on: boolean): void {
-  const value = new Int32Array([on ? 1 : 0]);
-  lib.setsockopt(fd, level, name, new Uint8Array(value.buffer), 4);
+  setIntOption(lib, fd, level, name, on ? 1 : 0);
+}
+
+/**
+ * Sets an `int` socket option to `value`; returns whether the kernel took it.
+ *
+ * @example
+ * ```ts ignore
+ * setIntOption(lib, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 65_536);
+ * ```
+ */
+export function setIntOption(
+  lib: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): boolean {
+  const bytes = new Int32Array([value]);
+  return lib.setsockopt(fd, level, name, new Uint8Array(bytes.buffer), 4) === 0;
+}
+
+/**
+ * Reads an `int` socket option, or `null` when the call fails.
+ *
+ * @example
+ * ```ts ignore
+ * getIntOption(lib, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT); // 65536
+ * ```
+ */
+export function getIntOption(lib: Libc, fd: number, level: number, name: number): number | null {
+  const value = new Int32Array(1);
+  const length = new Uint32Array([4]);
+  const ok = lib.getsockopt(
+    fd,
+    level,
+    name,
+    new Uint8Array(value.buffer),
+    new Uint8Array(length.buffer),
+  ) === 0;
+  return ok ? value[0] : null;
 }
 
 /**

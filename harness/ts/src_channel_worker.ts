@@ -2,7 +2,8 @@
  * A multifd channel of the source on a thread of its own, as QEMU's `multifd_send_thread`: it
  * packs each packet's header from the RAM shared with the main thread, with the zero-page
  * detection of {@linkcode PagePacker}, and writes header and payload with one blocking `sendmsg`
- * on the socket the main thread lent it, the payload straight from the RAM. The bulk of the RAM
+ * on the socket the main thread lent it, the payload straight from the RAM, then yields the CPU
+ * as QEMU's thread does waiting for its next packet (`src_channel_pacing.ts`). The bulk of the RAM
  * comes as a run shared by every channel's thread: each claims the run's next packet, with its
  * number, once free (QEMU's first free channel), so no message travels per packet; it tallies
  * what it wrote every {@linkcode TALLY_EVERY} packets and once the run is claimed. Single packets
@@ -23,7 +24,11 @@ import { PAGE_SIZE } from "../ram/pattern.ts";
 import type { FromChannel, RunMessage, ToChannel } from "./src_channel_messages.ts";
 import { PacketBuffer, PagePacker, PAGES_PER_PACKET, type StaleFields } from "./src_packer.ts";
 import { warmUpPacker, warmUpWrites } from "./src_warm_up.ts";
+import { limitUnsent, yieldAfterPacket } from "./src_channel_pacing.ts";
 
+// Opened before `ready`: opening compiles a call stub per symbol, tens of milliseconds that
+// would otherwise fall inside the transfer. A Worker is only started where libc loads.
+const libc = loadLibc()!;
 let packer: PagePacker | undefined;
 let abort: Int32Array | undefined;
 let socket: SyncSocket | undefined;
@@ -53,6 +58,7 @@ function writePacket(
   stale.ramBlock = packer!.ramBlock;
   stale.nextPacketSize = header.normalPages * PAGE_SIZE;
   target.writeAllv([header.header, ...packer!.payloadViews(order, header.normalPages)], "packet");
+  yieldAfterPacket(libc);
   return header.length;
 }
 
@@ -98,6 +104,7 @@ function handle(message: ToChannel): void {
       post({ type: "warmed", packets: warmUp(packer, message.abort, message.warmUpPackets) });
       return;
     case "attach":
+      limitUnsent(libc, message.fd);
       socket = new SyncSocket(message.fd, {
         timeoutMs: message.timeoutMs,
         name: message.name,
@@ -138,7 +145,4 @@ self.onmessage = (event: MessageEvent<ToChannel>): void => {
   }
 };
 
-// Opened before `ready`: opening compiles a call stub per symbol, tens of milliseconds that
-// would otherwise fall inside the transfer.
-loadLibc();
 post({ type: "ready" });
