@@ -23,6 +23,7 @@ import {
   AF_INET,
   F_GETFL,
   F_SETFL,
+  getIntOption,
   hungUp,
   IPPROTO_TCP,
   type Libc,
@@ -416,16 +417,8 @@ export async function connectNative(address: NativeTcpAddress): Promise<NativeTc
     connected = await descriptor.use(async () => {
       // Non-blocking: 0 at once on loopback, else EINPROGRESS; writable once it is decided.
       if (lib.connect(fd, addr, SOCKADDR_IN_SIZE) !== 0) await descriptor.ready(POLLOUT);
-      const error = new Int32Array(1);
-      const length = new Uint32Array([4]);
-      lib.getsockopt(
-        fd,
-        SOL_SOCKET,
-        SO_ERROR,
-        new Uint8Array(error.buffer),
-        new Uint8Array(length.buffer),
-      );
-      return !descriptor.closing && error[0] === 0 && addressOf(lib, fd, "getpeername").port !== 0;
+      const error = getIntOption(lib, fd, SOL_SOCKET, SO_ERROR);
+      return !descriptor.closing && error === 0 && addressOf(lib, fd, "getpeername").port !== 0;
     });
   } finally {
     if (!connected) descriptor.close();
