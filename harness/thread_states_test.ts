@@ -17,8 +17,10 @@ Deno.test("threadStates shows a sleeping child and where it waits, then nothing 
   const child = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" }).spawn();
   try {
     let threads = threadStates(child.pid);
-    // The child may still be starting: wait until it sleeps, within a bound.
-    for (let i = 0; i < 200 && threads[0]?.state !== "S"; i++) {
+    // The child may still be starting (loading, it sleeps elsewhere for a moment): wait until it
+    // sleeps in its `sleep` call, within a bound.
+    const asleep = () => threads[0]?.state === "S" && /sleep/.test(threads[0].wchan);
+    for (let i = 0; i < 200 && !asleep(); i++) {
       await delay(10);
       threads = threadStates(child.pid);
     }
