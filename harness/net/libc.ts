@@ -43,6 +43,10 @@ export const IPPROTO_TCP = 6;
 export const TCP_NODELAY = 1;
 /** `TCP_NOTSENT_LOWAT`: writable only while fewer unsent bytes than this wait in the socket. */
 export const TCP_NOTSENT_LOWAT = 25;
+/** `TCP_INFO`: the connection's `struct tcp_info`. */
+export const TCP_INFO = 11;
+/** Offset of `tcpi_last_data_recv` (u32, milliseconds) in `struct tcp_info`. */
+const TCPI_LAST_DATA_RECV = 52;
 /** `MSG_WAITALL`: a `recv` that returns only once the buffer is full (or at end, error, timeout). */
 export const MSG_WAITALL = 0x100;
 /** `MSG_NOSIGNAL`: a send to a closed peer fails instead of raising `SIGPIPE`. */
@@ -187,6 +191,23 @@ export function getIntOption(lib: Libc, fd: number, level: number, name: number)
     new Uint8Array(length.buffer),
   ) === 0;
   return ok ? value[0] : null;
+}
+
+/**
+ * Milliseconds since the connection last received data (`tcpi_last_data_recv` of `TCP_INFO`);
+ * `null` when `fd` is not a TCP socket.
+ *
+ * @example
+ * ```ts ignore
+ * if ((msSinceDataReceived(lib, fd) ?? 0) >= 30_000) console.log("stalled");
+ * ```
+ */
+export function msSinceDataReceived(lib: Libc, fd: number): number | null {
+  const info = new Uint8Array(104);
+  const length = new Uint32Array([info.length]);
+  const ok = lib.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, new Uint8Array(length.buffer)) === 0;
+  if (!ok || length[0] < TCPI_LAST_DATA_RECV + 4) return null;
+  return new DataView(info.buffer).getUint32(TCPI_LAST_DATA_RECV, true);
 }
 
 /**

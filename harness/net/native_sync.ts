@@ -16,6 +16,7 @@ import {
   MAX_RETRIES,
   MSG_NOSIGNAL,
   MSG_WAITALL,
+  msSinceDataReceived,
   setTimeoutOption,
   SO_RCVTIMEO,
   SO_SNDTIMEO,
@@ -90,11 +91,25 @@ export class SyncSocket {
   readFull(buffer: Uint8Array, what = "data"): number {
     let got = 0;
     while (got < buffer.length) {
+      const started = performance.now();
       const n = this.#recv(buffer.subarray(got), MSG_WAITALL, what);
       if (n === 0) break;
       got += n;
+      if (got < buffer.length) this.#throwIfStalled(what, started, got, buffer.length);
     }
     return got;
+  }
+
+  /**
+   * After a short `MSG_WAITALL` read: `SO_RCVTIMEO` bounds the whole call, so its bytes may all
+   * have come at its start and nothing since. The kernel's time since the last data tells such a
+   * stall from a slow stream, which goes on.
+   */
+  #throwIfStalled(what: string, started: number, got: number, want: number): void {
+    const timeoutMs = this.#options.timeoutMs;
+    if (performance.now() - started < timeoutMs * 0.9) return;
+    const idleMs = msSinceDataReceived(this.#lib, this.fd);
+    if (idleMs !== null && idleMs >= timeoutMs * 0.9) throw this.#timedOut(what, got, want);
   }
 
   /** Writes all of `buffer`. */
@@ -180,7 +195,6 @@ export class SyncSocket {
   ): void {
     this.#throwIfAborted(what);
     const waited = performance.now() - started;
-    const where = `${what} on ${this.#options.name}`;
     if (hungUp(this.#lib, this.fd) || attempt >= MAX_RETRIES) {
       throw new WireError("E_IO", `${op} failed on ${this.#options.name}: connection reset`, {
         field: what,
@@ -188,14 +202,17 @@ export class SyncSocket {
         expected: want,
       });
     }
-    if (waited >= this.#options.timeoutMs * 0.9) {
-      // Worded as a `Deadline` words it, so both paths report a stall alike.
-      throw new WireError(
-        "E_TIMEOUT",
-        `timed out after ${this.#options.timeoutMs} ms waiting for ${where} (${got} of ${want} bytes)`,
-        { field: where, expected: `within ${this.#options.timeoutMs} ms` },
-      );
-    }
+    if (waited >= this.#options.timeoutMs * 0.9) throw this.#timedOut(what, got, want);
+  }
+
+  /** Worded as a `Deadline` words it, so both paths report a stall alike. */
+  #timedOut(what: string, got: number, want: number): WireError {
+    const where = `${what} on ${this.#options.name}`;
+    return new WireError(
+      "E_TIMEOUT",
+      `timed out after ${this.#options.timeoutMs} ms waiting for ${where} (${got} of ${want} bytes)`,
+      { field: where, expected: `within ${this.#options.timeoutMs} ms` },
+    );
   }
 
   #throwIfAborted(what: string): void {
