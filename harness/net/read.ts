@@ -186,9 +186,10 @@ export class ByteReader {
 
   /**
    * Returns the next `n` bytes without consuming them: the consumer reads them again. The view
-   * is valid until the next call on this reader. `n` is bounded by the buffer size.
+   * is valid until the next call on this reader. `n` is bounded by the buffer size. With
+   * `readAhead: false` it reads no more than `n` bytes.
    */
-  async peek(n: number, options?: WaitOptions): Promise<Uint8Array> {
+  async peek(n: number, options?: ReadOptions): Promise<Uint8Array> {
     if (this.#mode !== "default" && n > this.#buffer.length) {
       throw new RangeError(`peek of ${n} bytes exceeds the buffer of ${this.#buffer.length}`);
     }
@@ -198,7 +199,7 @@ export class ByteReader {
       await this.#settle(deadline);
       while (this.#unread.length < n) {
         if (this.#eof) throw this.#truncated(this.#unread.length, n, options);
-        await this.#fill(deadline, true);
+        await this.#fill(deadline, true, n - this.#unread.length + this.#aheadLimit(options));
       }
     } finally {
       deadline.clear();

@@ -279,6 +279,18 @@ Deno.test("ByteReader: a read-ahead of N bytes takes the packet body along, not 
   assert.deepEqual(asked, [1344, 65536]);
 });
 
+Deno.test("ByteReader: a peek without read-ahead reads only the bytes it shows", async () => {
+  const data = new Uint8Array(4 + 40 + 65536).map((_, i) => i & 0xff);
+  const { source, asked } = recordingSource(data);
+  const reader = new ByteReader(source, { bufferSize: 64 * 1024, directReadMin: 16384 });
+  assert.deepEqual(await reader.peek(4, { readAhead: false }), data.subarray(0, 4));
+  const init = await reader.readExactly(new Uint8Array(44), { readAhead: false });
+  assert.deepEqual(init, data.subarray(0, 44));
+  // Nothing past the init packet was taken from the source: a borrower reads it there.
+  assert.equal(reader.takeBuffered().length, 0);
+  assert.deepEqual(asked, [4, 40]);
+});
+
 /** A `read()` source over `data` that records the size of every buffer it is asked to fill. */
 function recordingSource(data: Uint8Array) {
   let at = 0;

@@ -305,6 +305,8 @@ class DestinationRun {
         signal,
         timeoutMs: this.#r.readTimeoutMs,
         what: "channel magic",
+        // A multifd channel's bytes stay in its socket for the Worker it is lent to.
+        readAhead: false,
       });
       observed.head = toHex(first4);
       kind = this.#classify(first4);
@@ -326,6 +328,7 @@ class DestinationRun {
       signal,
       timeoutMs: this.#r.readTimeoutMs,
       what: "init packet",
+      readAhead: false,
     });
     observed.head ??= toHex(raw.subarray(0, 8));
     const init = decodeInitPacket(raw);

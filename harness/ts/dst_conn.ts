@@ -49,8 +49,14 @@ export interface ConnAcceptor {
   close(): void;
 }
 
-/** Size of each channel's read buffer: big reads, few wakeups. */
-export const CHANNEL_BUFFER_SIZE = 1024 * 1024;
+/**
+ * Size of each connection's read buffer. A main stream of multifd migration carries little (its
+ * pages go over the channels) and reads of a payload go straight into RAM; a multifd channel's
+ * buffer holds no more than its magic and init packet before its socket is lent to a Worker. A
+ * buffer of 1 MiB per connection cost the destination's thread page faults while the channels
+ * connected, when every channel waits for it.
+ */
+export const CHANNEL_BUFFER_SIZE = 64 * 1024;
 
 /** Reads of at least this many bytes (page payloads) go straight into the RAM image. */
 export const DIRECT_READ_MIN = 16 * 1024;
