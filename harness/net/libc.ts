@@ -182,15 +182,20 @@ export function setIntOption(
  */
 export function getIntOption(lib: Libc, fd: number, level: number, name: number): number | null {
   const value = new Int32Array(1);
-  const length = new Uint32Array([4]);
-  const ok = lib.getsockopt(
-    fd,
-    level,
-    name,
-    new Uint8Array(value.buffer),
-    new Uint8Array(length.buffer),
-  ) === 0;
-  return ok ? value[0] : null;
+  return getOption(lib, fd, level, name, new Uint8Array(value.buffer)) === 4 ? value[0] : null;
+}
+
+/** Fills `into` with a socket option; returns the length the kernel wrote, `null` on failure. */
+function getOption(
+  lib: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  into: Uint8Array,
+): number | null {
+  const length = new Uint32Array([into.length]);
+  const ok = lib.getsockopt(fd, level, name, into, new Uint8Array(length.buffer)) === 0;
+  return ok ? length[0] : null;
 }
 
 /**
@@ -204,9 +209,8 @@ export function getIntOption(lib: Libc, fd: number, level: number, name: number)
  */
 export function msSinceDataReceived(lib: Libc, fd: number): number | null {
   const info = new Uint8Array(104);
-  const length = new Uint32Array([info.length]);
-  const ok = lib.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, new Uint8Array(length.buffer)) === 0;
-  if (!ok || length[0] < TCPI_LAST_DATA_RECV + 4) return null;
+  const length = getOption(lib, fd, IPPROTO_TCP, TCP_INFO, info);
+  if (length === null || length < TCPI_LAST_DATA_RECV + 4) return null;
   return new DataView(info.buffer).getUint32(TCPI_LAST_DATA_RECV, true);
 }
 

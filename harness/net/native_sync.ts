@@ -91,25 +91,24 @@ export class SyncSocket {
   readFull(buffer: Uint8Array, what = "data"): number {
     let got = 0;
     while (got < buffer.length) {
-      const started = performance.now();
       const n = this.#recv(buffer.subarray(got), MSG_WAITALL, what);
       if (n === 0) break;
       got += n;
-      if (got < buffer.length) this.#throwIfStalled(what, started, got, buffer.length);
+      if (got < buffer.length) this.#throwIfStalled(what, got, buffer.length);
     }
     return got;
   }
 
   /**
-   * After a short `MSG_WAITALL` read: `SO_RCVTIMEO` bounds the whole call, so its bytes may all
-   * have come at its start and nothing since. The kernel's time since the last data tells such a
-   * stall from a slow stream, which goes on.
+   * After a short `MSG_WAITALL` read (its timeout or a signal ended it): `SO_RCVTIMEO` bounds the
+   * whole call, so its bytes may all have come at its start and nothing since. The kernel's time
+   * since the last data tells such a stall from a slow stream, which goes on.
    */
-  #throwIfStalled(what: string, started: number, got: number, want: number): void {
-    const timeoutMs = this.#options.timeoutMs;
-    if (performance.now() - started < timeoutMs * 0.9) return;
+  #throwIfStalled(what: string, got: number, want: number): void {
     const idleMs = msSinceDataReceived(this.#lib, this.fd);
-    if (idleMs !== null && idleMs >= timeoutMs * 0.9) throw this.#timedOut(what, got, want);
+    if (idleMs !== null && idleMs >= this.#options.timeoutMs * 0.9) {
+      throw this.#timedOut(what, got, want);
+    }
   }
 
   /** Writes all of `buffer`. */

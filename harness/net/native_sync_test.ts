@@ -33,6 +33,18 @@ function pattern(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
+/** Another process that connects to `port` as `c` and runs `body`; its stdout is piped. */
+function peerProcess(port: number, body: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${port} });\n${body}`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
 function shared(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
   copy.set(bytes);
@@ -66,17 +78,12 @@ Deno.test({
 }, async () => {
   // The reader is another process: this thread blocks in the writes.
   const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
-  const reader = new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} });
-       const bytes = new Uint8Array(await new Response(c.readable).arrayBuffer());
-       const hash = await crypto.subtle.digest("SHA-256", bytes);
-       console.log(bytes.length, Array.from(new Uint8Array(hash)).join(","));`,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const reader = peerProcess(
+    listener.addr.port,
+    `const bytes = new Uint8Array(await new Response(c.readable).arrayBuffer());
+     const hash = await crypto.subtle.digest("SHA-256", bytes);
+     console.log(bytes.length, Array.from(new Uint8Array(hash)).join(","));`,
+  );
   const server = await listener.accept();
   listener.close();
   try {
@@ -138,18 +145,14 @@ Deno.test({
 }, async () => {
   const listener = listenNative({ hostname: "127.0.0.1", port: 0 });
   // The writer is another process: this thread blocks in the read.
-  const writer = new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} });
-       for (let i = 0; i < 6; i++) {
-         await c.write(new Uint8Array([i + 1]));
-         await new Promise((r) => setTimeout(r, 150));
-       }
-       c.close();`,
-    ],
-    stderr: "inherit",
-  }).spawn();
+  const writer = peerProcess(
+    listener.addr.port,
+    `for (let i = 0; i < 6; i++) {
+       await c.write(new Uint8Array([i + 1]));
+       await new Promise((r) => setTimeout(r, 150));
+     }
+     c.close();`,
+  );
   const server = await listener.accept();
   listener.close();
   try {
@@ -160,7 +163,7 @@ Deno.test({
     server.giveBack("read");
   } finally {
     server.close();
-    await writer.status;
+    await writer.output();
   }
 });
 
