@@ -34,6 +34,7 @@ import {
 import { median, megabytesPerSecond, pairedRatio, ratio, summarize } from "./stats.ts";
 import { runSuite, type SuiteRun } from "./suite.ts";
 import { tsProcessImplementation } from "./ts_process.ts";
+import { roundOrder } from "./round_order.ts";
 
 /** Bound of one migration: two minutes plus 0.2 s per MiB. */
 export function pairTimeoutMs(ramMib: number): number {
@@ -260,7 +261,7 @@ async function measureThroughput(
         }
       }
       for (const transport of options.transports) {
-        for (const pair of pairs) {
+        for (const pair of roundOrder(pairs, run)) {
           const key = keyOf(pair, channels, transport);
           const what = `${pairName(pair)} ${channels}ch ${transport} run ${run + 1}`;
           let result: PairRun;
