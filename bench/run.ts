@@ -33,7 +33,7 @@ import {
 } from "./report.ts";
 import { median, megabytesPerSecond, pairedRatio, ratio, summarize } from "./stats.ts";
 import { runSuite, type SuiteRun } from "./suite.ts";
-import { tsProcessImplementation } from "./ts_process.ts";
+import { PEER_DENO_FLAGS, tsProcessImplementation } from "./ts_process.ts";
 import { roundOrder } from "./round_order.ts";
 
 /** Bound of one migration: two minutes plus 0.2 s per MiB. */
@@ -211,7 +211,7 @@ function versionOf(impl: Implementation): VersionInfo {
   const binary = (impl as Partial<QemuImplementation>).binary;
   const detail = binary
     ? `${binary.path}${binary.package ? `, ${binary.package}` : ""}`
-    : "own processes: deno run -A cli/main.ts destination|source";
+    : `own processes: deno run -A ${PEER_DENO_FLAGS.join(" ")} cli/main.ts destination|source`;
   return { name: impl.name, version: impl.version, detail };
 }
 
