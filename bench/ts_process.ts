@@ -39,10 +39,11 @@ export interface TsProcessOptions {
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
 /**
- * V8 compiles a peer's code when the process loads it, not at each function's first call (as
- * `deno task migwire` runs it): a migration's setup (accepting, classifying, the main stream up to
- * the first sync point) runs once, while the source waits, and compiling it then halved the time
- * from a TypeScript destination's first connection to its channels' first payload.
+ * The flags a TypeScript peer's process runs with, here and in `deno task migwire`: V8 compiles
+ * the code when a module loads, not at each function's first call. A migration's setup (accepting,
+ * classifying, the main stream up to the first sync point) runs once, while the source waits, and
+ * compiling it then took half the time from a TypeScript destination's first connection to its
+ * last channel's release after the first SYNC.
  *
  * @example
  * ```ts
@@ -51,6 +52,7 @@ const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
  * ```
  */
 export const PEER_DENO_FLAGS: readonly string[] = ["--v8-flags=--no-lazy"];
+
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const LISTEN_TIMEOUT_MS = 60_000;
 const EXIT_AFTER_RESULT_MS = 10_000;
