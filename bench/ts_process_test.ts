@@ -46,3 +46,15 @@ Deno.test("ts processes run with the peers' deno flags, extra flags after them",
     );
   }
 });
+
+Deno.test("the migwire task runs the command line with the peers' deno flags", async () => {
+  // deno.json cannot import PEER_DENO_FLAGS: this keeps the task and the bench's processes alike.
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const words = String(config.tasks.migwire.command).split(/\s+/);
+  const cli = words.indexOf("cli/main.ts");
+  assert.ok(cli > 0, words.join(" "));
+  for (const flag of PEER_DENO_FLAGS) {
+    const at = words.indexOf(flag);
+    assert.ok(at > 0 && at < cli, `${flag} missing before cli/main.ts in: ${words.join(" ")}`);
+  }
+});

@@ -44,7 +44,7 @@ export const TCP_NODELAY = 1;
 /** `TCP_NOTSENT_LOWAT`: writable only while fewer unsent bytes than this wait in the socket. */
 export const TCP_NOTSENT_LOWAT = 25;
 /** `TCP_INFO`: the connection's `struct tcp_info`. */
-export const TCP_INFO = 11;
+const TCP_INFO = 11;
 /** Offset of `tcpi_last_data_recv` (u32, milliseconds) in `struct tcp_info`. */
 const TCPI_LAST_DATA_RECV = 52;
 /** `MSG_WAITALL`: a `recv` that returns only once the buffer is full (or at end, error, timeout). */
