@@ -21,6 +21,21 @@ export function viewOf(bytes: Uint8Array): DataView {
 }
 
 /**
+ * The big-endian unsigned 32-bit value at `at`, read byte by byte: no `DataView` to make, which
+ * counts on a per-packet path. The caller has checked the bounds (`requireBytes`); a byte past
+ * the end reads as 0.
+ *
+ * @example
+ * ```ts
+ * import { readUint32BE } from "./bytes.ts";
+ * console.log(readUint32BE(new Uint8Array([0x11, 0x22, 0x33, 0x44]), 0).toString(16)); // "11223344"
+ * ```
+ */
+export function readUint32BE(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
+
+/**
  * Throws `E_TRUNCATED` unless `bytes` holds `length` bytes from `offset`.
  *
  * @example

@@ -4,6 +4,7 @@ import {
   fromHex,
   latin1Bytes,
   readCString,
+  readUint32BE,
   requireBytes,
   toHex,
   writeCString,
@@ -20,6 +21,13 @@ Deno.test("ByteCursor reads big-endian integers and views", () => {
   assertEquals(toHex(view), "aabb");
   assertEquals(view.buffer, cursor.data.buffer);
   assertEquals(cursor.remaining, 0);
+});
+
+Deno.test("readUint32BE reads unsigned big-endian words at any offset", () => {
+  const bytes = fromHex("00 ffffffff 80000001 01020304");
+  assertEquals(readUint32BE(bytes, 1), 0xffffffff);
+  assertEquals(readUint32BE(bytes, 5), 0x80000001);
+  assertEquals(readUint32BE(bytes, 9), 0x01020304);
 });
 
 Deno.test("ByteCursor reads a u64 above 2^63 exactly", () => {

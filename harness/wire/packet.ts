@@ -15,7 +15,7 @@
  * @module
  */
 
-import { requireBytes, viewOf, writeCString } from "./bytes.ts";
+import { readUint32BE, requireBytes, viewOf, writeCString } from "./bytes.ts";
 import { hex, WireError } from "./errors.ts";
 import {
   COMPRESSION_MASK_V7_2,
@@ -223,11 +223,10 @@ export function encodePacket(
  */
 export function decodePacketHdr(bytes: Uint8Array, offset = 0): PacketHdr {
   requireBytes(bytes, offset, PACKET_HDR_SIZE, "packet.hdr");
-  const view = viewOf(bytes);
   return {
-    magic: view.getUint32(offset),
-    version: view.getUint32(offset + 4),
-    flags: view.getUint32(offset + 8),
+    magic: readUint32BE(bytes, offset),
+    version: readUint32BE(bytes, offset + 4),
+    flags: readUint32BE(bytes, offset + 8),
   };
 }
 
@@ -283,33 +282,61 @@ export function decodePacketHeader(
 ): RamPacketHeader {
   checkLayout(layout);
   requireBytes(bytes, offset, RAM_PACKET_FIXED_SIZE, "packet");
-  const view = viewOf(bytes);
   const [reservedStart, reservedEnd] = reservedRange(layout);
   const reservedNonZero: number[] = [];
   for (let i = reservedStart; i < reservedEnd; i++) {
     if (bytes[offset + i] !== 0) reservedNonZero.push(i);
   }
   const ramBlockAt = offset + OFFSET_RAMBLOCK;
-  let ramBlock = "";
-  for (let i = 0; i < IDSTR_SIZE - 1; i++) {
-    const c = bytes[ramBlockAt + i];
-    if (c === 0) break;
-    ramBlock += String.fromCharCode(c);
-  }
+  const packetNumHigh = readUint32BE(bytes, offset + 24);
+  const packetNumLow = readUint32BE(bytes, offset + 28);
   return {
-    magic: view.getUint32(offset),
-    version: view.getUint32(offset + 4),
-    flags: view.getUint32(offset + 8),
-    pagesAlloc: view.getUint32(offset + 12),
-    normalPages: view.getUint32(offset + 16),
-    nextPacketSize: view.getUint32(offset + 20),
-    packetNum: view.getBigUint64(offset + 24),
-    zeroPages: layout === "v7.2" ? 0 : view.getUint32(offset + OFFSET_ZERO_PAGES),
-    ramBlock,
+    magic: readUint32BE(bytes, offset),
+    version: readUint32BE(bytes, offset + 4),
+    flags: readUint32BE(bytes, offset + 8),
+    pagesAlloc: readUint32BE(bytes, offset + 12),
+    normalPages: readUint32BE(bytes, offset + 16),
+    nextPacketSize: readUint32BE(bytes, offset + 20),
+    packetNum: packetNumHigh === 0
+      ? BigInt(packetNumLow)
+      : (BigInt(packetNumHigh) << 32n) | BigInt(packetNumLow),
+    zeroPages: layout === "v7.2" ? 0 : readUint32BE(bytes, offset + OFFSET_ZERO_PAGES),
+    ramBlock: ramBlockNames.at(bytes, ramBlockAt),
     ramBlockTerminated: bytes[ramBlockAt + IDSTR_SIZE - 1] === 0,
     reservedNonZero,
   };
 }
+
+/**
+ * The last `ramblock` name decoded, kept with its bytes: a channel's packets name the same block
+ * over and over, and the string decoded once is then returned as is, hashed once by the `Map`s
+ * it is looked up in rather than built and hashed anew per packet.
+ */
+class IdstrMemo {
+  #name = "";
+  readonly #bytes = new Uint8Array(IDSTR_SIZE);
+  #length = -1;
+
+  /** The NUL-terminated (or 255-byte) name at `at`. */
+  at(bytes: Uint8Array, at: number): string {
+    let length = 0;
+    while (length < IDSTR_SIZE - 1 && bytes[at + length] !== 0) length++;
+    if (length === this.#length && this.#matches(bytes, at, length)) return this.#name;
+    let name = "";
+    for (let i = 0; i < length; i++) name += String.fromCharCode(bytes[at + i]);
+    this.#bytes.set(bytes.subarray(at, at + length));
+    this.#length = length;
+    this.#name = name;
+    return name;
+  }
+
+  #matches(bytes: Uint8Array, at: number, length: number): boolean {
+    for (let i = 0; i < length; i++) if (bytes[at + i] !== this.#bytes[i]) return false;
+    return true;
+  }
+}
+
+const ramBlockNames = new IdstrMemo();
 
 /**
  * Decodes a whole RAM packet (`packetLength(pageSize)` bytes) at `offset`. Pass `offsetsOut` (at
@@ -342,11 +369,26 @@ export function decodePacket(
   } else {
     offsets = new Float64Array(entries);
   }
+  // One view for the loop: optimised code reads a word at a time through it.
   const view = viewOf(bytes);
   for (let i = 0, at = offset + RAM_PACKET_FIXED_SIZE; i < entries; i++, at += 8) {
     offsets[i] = view.getUint32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
   }
-  return { ...header, offsets };
+  // Field by field: a spread copies through a generic path, once per packet.
+  return {
+    magic: header.magic,
+    version: header.version,
+    flags: header.flags,
+    pagesAlloc: header.pagesAlloc,
+    normalPages: header.normalPages,
+    nextPacketSize: header.nextPacketSize,
+    packetNum: header.packetNum,
+    zeroPages: header.zeroPages,
+    ramBlock: header.ramBlock,
+    ramBlockTerminated: header.ramBlockTerminated,
+    reservedNonZero: header.reservedNonZero,
+    offsets,
+  };
 }
 
 /**

@@ -101,6 +101,30 @@ Deno.test("decodePacketHeader honours QEMU's forced NUL at ramblock[255]", () =>
   assertEquals(header.ramBlockTerminated, false);
 });
 
+Deno.test("decodePacketHeader names each packet's own block when the names alternate", () => {
+  // Same length, one byte apart, then a longer name, then back: a remembered name is reused only
+  // for the very same bytes.
+  const names = ["pc.ram", "pc.rom", "pc.ram", "pc.ram.high", "pc.ram", "", "pc.ram"];
+  for (const ramBlock of names) {
+    const header = decodePacketHeader("v10.0", encodePacket("v10.0", { ramBlock }));
+    assertEquals(header.ramBlock, ramBlock);
+  }
+  // Bytes after the NUL do not belong to the name.
+  const raw = new Uint8Array(256);
+  raw.set(new TextEncoder().encode("pc.ram\0junk"));
+  assertEquals(
+    decodePacketHeader("v10.0", encodePacket("v10.0", { ramBlock: raw })).ramBlock,
+    "pc.ram",
+  );
+});
+
+Deno.test("decodePacketHeader reads packet_num exactly on both sides of 2^32", () => {
+  for (const packetNum of [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 64n - 1n]) {
+    const header = decodePacketHeader("v9.0", encodePacket("v9.0", { packetNum }));
+    assertEquals(header.packetNum, packetNum);
+  }
+});
+
 function packetClass(
   layout: PacketLayout,
   fields: RamPacketFields,
