@@ -81,17 +81,19 @@ export class SyncSocket {
     return this.#bytesWritten;
   }
 
-  /** Reads at least one byte into `buffer`; 0 at end of stream. */
-  read(buffer: Uint8Array, what = "data"): number {
-    if (buffer.length === 0) return 0;
-    return this.#recv(buffer, 0, what);
+  /** Reads at least one byte into the first `length` bytes of `buffer`; 0 at end of stream. */
+  read(buffer: Uint8Array, what = "data", length: number = buffer.length): number {
+    const want = Math.min(length, buffer.length);
+    if (want <= 0) return 0;
+    return this.#recv(buffer, want, 0, what);
   }
 
   /** Fills `buffer`; returns fewer bytes only at end of stream. */
   readFull(buffer: Uint8Array, what = "data"): number {
     let got = 0;
     while (got < buffer.length) {
-      const n = this.#recv(buffer.subarray(got), MSG_WAITALL, what);
+      const rest = got === 0 ? buffer : buffer.subarray(got);
+      const n = this.#recv(rest, rest.length, MSG_WAITALL, what);
       if (n === 0) break;
       got += n;
       if (got < buffer.length) this.#throwIfStalled(what, got, buffer.length);
@@ -168,18 +170,18 @@ export class SyncSocket {
     }
   }
 
-  #recv(buffer: Uint8Array, flags: number, what: string): number {
+  #recv(buffer: Uint8Array, length: number, flags: number, what: string): number {
     for (let attempt = 0;; attempt++) {
       this.#throwIfAborted(what);
       const started = performance.now();
-      const n = Number(this.#lib.recvBlocking(this.fd, buffer, BigInt(buffer.length), flags));
+      const n = Number(this.#lib.recvBlocking(this.fd, buffer, BigInt(length), flags));
       if (n >= 0) {
         // A shutdown by the lending thread reads as end of stream: tell it apart.
         if (n === 0) this.#throwIfAborted(what);
         this.#bytesRead += n;
         return n;
       }
-      this.#failed("read", what, started, 0, buffer.length, attempt);
+      this.#failed("read", what, started, 0, length, attempt);
     }
   }
 

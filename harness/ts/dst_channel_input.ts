@@ -27,6 +27,8 @@ export class ChannelInput {
   readonly #name: string;
   /** Bytes received and not consumed: the lent leftover, then what a small read brought. */
   #staged: Uint8Array;
+  #stagedAt = 0;
+  #stagedEnd: number;
   readonly #stage = new Uint8Array(STAGE_SIZE);
   /** Bytes consumed so far. */
   bytesRead = 0;
@@ -34,6 +36,7 @@ export class ChannelInput {
   constructor(socket: SyncSocket, leftover: Uint8Array, name: string) {
     this.#socket = socket;
     this.#staged = leftover;
+    this.#stagedEnd = leftover.length;
     this.#name = name;
   }
 
@@ -48,20 +51,20 @@ export class ChannelInput {
    * throws (`E_IO`, `E_TIMEOUT`).
    */
   read(into: Uint8Array, what: string, endOk: boolean, readAhead: number): boolean {
-    let got = this.#fromStage(into);
+    // Offsets rather than views into the buffers: no typed array is made per packet.
+    let got = this.#fromStage(into, 0);
     while (got < into.length) {
       const want = into.length - got;
       if (want >= STAGE_SIZE / 2) {
-        got += this.#socket.readFull(into.subarray(got), what);
+        got += this.#socket.readFull(got === 0 ? into : into.subarray(got), what);
         break;
       }
-      const n = this.#socket.read(
-        this.#stage.subarray(0, Math.min(STAGE_SIZE, want + readAhead)),
-        what,
-      );
+      const n = this.#socket.read(this.#stage, what, Math.min(STAGE_SIZE, want + readAhead));
       if (n === 0) break;
-      this.#staged = this.#stage.subarray(0, n);
-      got += this.#fromStage(into.subarray(got));
+      this.#staged = this.#stage;
+      this.#stagedAt = 0;
+      this.#stagedEnd = n;
+      got += this.#fromStage(into, got);
     }
     this.bytesRead += got;
     if (got === into.length) return true;
@@ -73,10 +76,12 @@ export class ChannelInput {
     );
   }
 
-  #fromStage(into: Uint8Array): number {
-    const n = Math.min(into.length, this.#staged.length);
-    into.set(this.#staged.subarray(0, n));
-    this.#staged = this.#staged.subarray(n);
+  /** Copies staged bytes into `into` from `at`; returns how many. */
+  #fromStage(into: Uint8Array, at: number): number {
+    const n = Math.min(into.length - at, this.#stagedEnd - this.#stagedAt);
+    if (n === 0) return 0;
+    into.set(this.#staged.subarray(this.#stagedAt, this.#stagedAt + n), at);
+    this.#stagedAt += n;
     return n;
   }
 }

@@ -126,6 +126,9 @@ export function* channelSteps(ctx: ChannelCore): Generator<ChannelStep, ChannelE
     endOk,
     readAhead,
   });
+  // The same two reads start every packet: made once, not per packet.
+  const headerStep = exact(packet.subarray(0, firstRead), "packet header", headerAhead, true);
+  const bodyStep = exact(packet.subarray(PACKET_HDR_SIZE), "packet body");
   observed.packets ??= 0;
   observed.syncs ??= 0;
   observed.normalPages ??= 0;
@@ -134,7 +137,7 @@ export function* channelSteps(ctx: ChannelCore): Generator<ChannelStep, ChannelE
     const before = ctx.bytesRead();
     let head: boolean;
     try {
-      head = yield exact(packet.subarray(0, firstRead), "packet header", headerAhead, true);
+      head = yield headerStep;
     } catch (error) {
       if (
         ctx.relaxedEof && error instanceof WireError &&
@@ -152,7 +155,7 @@ export function* channelSteps(ctx: ChannelCore): Generator<ChannelStep, ChannelE
         yield* deviceStateSteps(ctx, packet);
         continue;
       }
-      yield exact(packet.subarray(PACKET_HDR_SIZE), "packet body");
+      yield bodyStep;
     }
     const decoded = decodePacket(layout, packet, 0, PAGE_SIZE, offsets);
     if (ram.blocks.length === 0 && decoded.normalPages + decoded.zeroPages > 0) {
