@@ -62,7 +62,10 @@ Deno.test({
   const fd = conns.server.lend("read");
   const target = new Uint8Array(new SharedArrayBuffer(data.length + 100));
   const socket = new SyncSocket(fd, { timeoutMs: 5000, name: "test channel" });
-  assert.equal(socket.readFull(target.subarray(0, 12)), 12);
+  // A read bounded by `length` stops there, whatever the buffer's size and the socket holds.
+  const first = socket.read(target, "prefix", 3);
+  assert.ok(first >= 1 && first <= 3, `read ${first} bytes with a bound of 3`);
+  assert.equal(socket.readFull(target.subarray(first, 12)), 12 - first);
   assert.equal(socket.readFull(target.subarray(12, data.length)), data.length - 12);
   assert.equal(await written, data.length);
   await conns.client.closeWrite();
