@@ -15,7 +15,7 @@
  * @module
  */
 
-import { readUint32BE, requireBytes, viewOf, writeCString } from "./bytes.ts";
+import { latin1, readUint32BE, requireBytes, viewOf, writeCString } from "./bytes.ts";
 import { hex, WireError } from "./errors.ts";
 import {
   COMPRESSION_MASK_V7_2,
@@ -322,8 +322,7 @@ class IdstrMemo {
     let length = 0;
     while (length < IDSTR_SIZE - 1 && bytes[at + length] !== 0) length++;
     if (length === this.#length && this.#matches(bytes, at, length)) return this.#name;
-    let name = "";
-    for (let i = 0; i < length; i++) name += String.fromCharCode(bytes[at + i]);
+    const name = latin1(bytes, at, at + length);
     this.#bytes.set(bytes.subarray(at, at + length));
     this.#length = length;
     this.#name = name;
