@@ -404,6 +404,7 @@ class DestinationRun {
         close: () => accepted.close(),
         name,
         worker: this.#workers!.take(),
+        retire: (worker) => this.#workers!.retire(worker),
         onBytesRead: (n) => {
           connection.lentBytes = n;
         },

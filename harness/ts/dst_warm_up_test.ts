@@ -3,6 +3,7 @@ import { PACKET_LAYOUTS, type PacketLayout } from "../wire/packet.ts";
 import { WireError } from "../wire/errors.ts";
 import { ChannelWorkerPool } from "./dst_multifd_worker.ts";
 import { warmUpReceiver } from "./dst_warm_up.ts";
+import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.ts";
 
 Deno.test("warmUpReceiver: the receiver takes every made-up packet, in every layout", async () => {
   for (const layout of PACKET_LAYOUTS) assert.equal(await warmUpReceiver(layout, 40), 40, layout);
@@ -26,4 +27,29 @@ Deno.test("ChannelWorkerPool: Workers warm up before the pool is started", async
       (error: unknown) => error instanceof WireError && /unknown packet layout/.test(error.message),
     );
   });
+});
+
+Deno.test("ChannelWorkerPool: a retired Worker lives until the pool ends", async () => {
+  const pool = await ChannelWorkerPool.start(1, { timeoutMs: 10_000 });
+  const worker = pool.take();
+  const warmedWithin = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
+        if (event.data.type === "warmed") {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      worker.postMessage(
+        { type: "warm-up", layout: "v10.0", packets: 1 } satisfies ToChannelWorker,
+      );
+    });
+  try {
+    pool.retire(worker);
+    assert.equal(await warmedWithin(10_000), true, "a retired Worker still answers");
+  } finally {
+    pool[Symbol.dispose]();
+  }
+  assert.equal(await warmedWithin(300), false, "the pool's end ended the retired Worker");
 });
