@@ -197,9 +197,11 @@ export class ThreadedSender implements PacketSender {
   }
 
   /**
-   * Stops the Workers and gives the sockets back. With packets still outstanding (an abort or a
-   * failure) it first raises the abort flag and closes the channels, which wakes the Workers'
-   * blocking calls, and waits for them to return, within the write bound.
+   * Gives the sockets back. With packets still outstanding (an abort or a failure) it first
+   * raises the abort flag and closes the channels, which wakes the Workers' blocking calls, waits
+   * for them to return, within the write bound, and ends the Workers. Idle Workers are left to
+   * the threads' owner: ending an isolate frees its heap, tens of milliseconds of unmapping that
+   * would fall in the transfer's last packets, which the destination is still reading.
    */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#disposed) return;
@@ -218,8 +220,8 @@ export class ThreadedSender implements PacketSender {
       while (busy.some((lane) => lane.outstanding > 0) && performance.now() < deadline) {
         await this.#waitForReply(deadline - performance.now());
       }
+      this.#threads[Symbol.dispose]();
     }
-    this.#threads[Symbol.dispose]();
     for (const lane of this.#lanes) {
       if (lane.lent) lane.connection.giveBack();
       lane.lent = false;
