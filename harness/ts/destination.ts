@@ -82,6 +82,9 @@ export async function startTsDestination(
     ? await ChannelWorkerPool.start(resolved.channels, { signal: options.signal }, {
       layout: resolved.layout,
       packets: warmUpPackets(options.ram.mib, resolved.channels),
+      // As many as one channel carrying every packet gets: with eight channels a Worker's share
+      // left the decoder to reach V8's optimising compiler during the transfer in half of them.
+      decodes: warmUpPackets(options.ram.mib, 1),
     })
     : null;
   const listen = {

@@ -39,7 +39,7 @@ self.onmessage = (event: MessageEvent<ToChannelWorker>) => {
       void run(message);
       break;
     case "warm-up":
-      warmUpReceiver(message.layout, message.packets, syncWithDestination).then(
+      warmUpReceiver(message.layout, message.packets, syncWithDestination, message.decodes).then(
         (packets) => post({ type: "warmed", packets }),
         (error) => post({ type: "warm-up-failed", error: wireErrorToData(error) }),
       );

@@ -93,6 +93,11 @@ export class ChannelWorkerPool implements Disposable {
 export interface WarmUp {
   readonly layout: PacketLayout;
   readonly packets: number;
+  /**
+   * Full packets each Worker decodes apart from the read path (`packets` when absent): every
+   * Worker's V8 compiles its own decoder, whatever share of the packets its channel carries.
+   */
+  readonly decodes?: number;
 }
 
 function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {

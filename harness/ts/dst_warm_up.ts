@@ -48,7 +48,8 @@ const BLOCK = { name: "warm-up", length: 1024 * 1024 };
  * Feeds `packets` RAM packets of `layout` (every 16th a SYNC packet, whose wait is `sync`, by
  * default answered at once) through a channel's receiver, input and driver into a scratch RAM
  * image in shared memory whose blocks the first packet waits for, a few packets per socket pair,
- * each pair ending cleanly. Returns the packets the receiver counted.
+ * each pair ending cleanly, after decoding `decodes` full packets (default `packets`). Returns
+ * the packets the receiver counted.
  *
  * @throws {WireError} if the receiver rejects a made-up packet (a bug in either), or a socket
  * pair cannot be made or take a batch.
@@ -62,6 +63,7 @@ export async function warmUpReceiver(
   layout: PacketLayout,
   packets: number,
   sync: () => Promise<void> = () => Promise.resolve(),
+  decodes: number = packets,
 ): Promise<number> {
   const scratch = new RamImage(1, "shared").bytes;
   const never = new AbortController().signal;
@@ -73,7 +75,7 @@ export async function warmUpReceiver(
   const payload = new Uint8Array(WARM_UP_PAGES * PAGE_SIZE).fill(0x5a);
   // Paths a real channel takes too: code optimised without them is thrown away mid-transfer.
   const syncPacket = encodePacket(layout, { flags: MULTIFD_FLAG_NOCOMP | MULTIFD_FLAG_SYNC });
-  decodeFullPackets(layout, packets, syncPacket);
+  decodeFullPackets(layout, decodes, syncPacket);
   let counted = 0;
   const progress = new BigInt64Array(new SharedArrayBuffer(8));
   const abort = new Int32Array(new SharedArrayBuffer(4));

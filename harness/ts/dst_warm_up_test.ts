@@ -8,6 +8,8 @@ import type { FromChannelWorker, ToChannelWorker } from "./dst_worker_messages.t
 Deno.test("warmUpReceiver: the receiver takes every made-up packet, in every layout", async () => {
   for (const layout of PACKET_LAYOUTS) assert.equal(await warmUpReceiver(layout, 40), 40, layout);
   assert.equal(await warmUpReceiver("v10.0", 0), 0);
+  // Decoding more full packets apart leaves the read path's count alone.
+  assert.equal(await warmUpReceiver("v10.0", 20, undefined, 200), 20);
 });
 
 Deno.test("ChannelWorkerPool: Workers warm up before the pool is started", async (t) => {
@@ -16,6 +18,7 @@ Deno.test("ChannelWorkerPool: Workers warm up before the pool is started", async
     using _pool = await ChannelWorkerPool.start(2, { timeoutMs: 10_000 }, {
       layout: "v10.0",
       packets: 50,
+      decodes: 200,
     });
   });
   await t.step("a warm-up that fails fails the start", async () => {

@@ -42,6 +42,8 @@ export type ToChannelWorker =
     readonly type: "warm-up";
     readonly layout: PacketLayout;
     readonly packets: number;
+    /** Full packets to decode apart from the read path; `packets` when absent. */
+    readonly decodes?: number;
   }
   | { readonly type: "blocks"; readonly blocks: readonly BlockEntry[] }
   | { readonly type: "released" }
