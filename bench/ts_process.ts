@@ -39,19 +39,23 @@ export interface TsProcessOptions {
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
 /**
- * The flags a TypeScript peer's process runs with, here and in `deno task migwire`: V8 compiles
- * the code when a module loads, not at each function's first call. A migration's setup (accepting,
+ * The flags a TypeScript peer's process runs with, here and in `deno task migwire`. V8 compiles
+ * the code when a module loads, not at each function's first call: a migration's setup (accepting,
  * classifying, the main stream up to the first sync point) runs once, while the source waits, and
  * compiling it then took half the time from a TypeScript destination's first connection to its
- * last channel's release after the first SYNC.
+ * last channel's release after the first SYNC. And V8 optimises a function on the thread that
+ * runs it, not on its shared helper threads: a channel Worker's warm-up then ends with its hot
+ * code optimised, where a compile queued behind seven other Workers' ran during the transfer.
  *
  * @example
  * ```ts
  * import { PEER_DENO_FLAGS } from "./ts_process.ts";
- * console.log(PEER_DENO_FLAGS.join(" ")); // "--v8-flags=--no-lazy"
+ * console.log(PEER_DENO_FLAGS.join(" ")); // "--v8-flags=--no-lazy,--no-concurrent-recompilation"
  * ```
  */
-export const PEER_DENO_FLAGS: readonly string[] = ["--v8-flags=--no-lazy"];
+export const PEER_DENO_FLAGS: readonly string[] = [
+  "--v8-flags=--no-lazy,--no-concurrent-recompilation",
+];
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const LISTEN_TIMEOUT_MS = 60_000;
