@@ -10,21 +10,18 @@
 import { ByteReader, type RawReader } from "../net/read.ts";
 import { WireError } from "../wire/errors.ts";
 import type { FlushStyle } from "../wire/versions.ts";
-import { consumeMainStream } from "./dst_main_stream.ts";
+import { consumeMainStreamAlone } from "./dst_main_stream.ts";
 import { RamImage } from "./dst_ram_image.ts";
-import { SyncBarrier } from "./dst_sync.ts";
-import type { ObservedMain } from "./dst_transcript.ts";
+import { templateCandidates } from "./src_template_load.ts";
 
 /** Times the recorded stream is consumed: about 13 ms, past V8's interpreter and baseline tier. */
 const MAIN_WARM_UP_ROUNDS = 40;
 
-const STREAMS = new URL("../../fixtures/vectors/streams/", import.meta.url);
-
-/** The recorded main stream (a 16 MiB guest, two multifd channels) of each flush style. */
-const RECORDED: Record<FlushStyle, string> = {
-  "eos": "qemu-7.2-multifd2.bin",
-  "multifd-flush": "qemu-10.0-multifd2.bin",
-};
+/**
+ * The QEMU release whose recorded main stream (a 16 MiB guest, two multifd channels, the first of
+ * `templateCandidates`) has each flush style.
+ */
+const RECORDED_VERSION: Record<FlushStyle, string> = { "eos": "7.2", "multifd-flush": "10.0" };
 
 /** The guest RAM of the recorded streams, in MiB. */
 const RECORDED_MIB = 16;
@@ -46,7 +43,7 @@ export async function warmUpMainStream(
   flushStyle: FlushStyle,
   rounds: number = MAIN_WARM_UP_ROUNDS,
 ): Promise<number> {
-  const file = new URL(RECORDED[flushStyle], STREAMS);
+  const file = templateCandidates(RECORDED_VERSION[flushStyle])[0];
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(file);
@@ -71,27 +68,14 @@ async function consumeOnce(
   flushStyle: FlushStyle,
   ram: RamImage,
 ): Promise<number> {
-  const barrier = new SyncBarrier(1);
-  const done = new AbortController();
-  const channel = (async () => {
-    while (!done.signal.aborted) await barrier.channelSynced(0, done.signal);
-  })().catch(() => {});
-  let main: ObservedMain | undefined;
-  try {
-    await consumeMainStream({
-      reader: new ByteReader(memoryReader(bytes), { name: "main stream warm-up" }),
-      ram,
-      barrier,
-      flushStyle,
-      uuid: new Uint8Array(16),
-      signal: done.signal,
-      readTimeoutMs: 10_000,
-      observed: (observed) => main = observed,
-    });
-  } finally {
-    done.abort();
-    await channel;
-  }
+  const { main, error } = await consumeMainStreamAlone({
+    reader: new ByteReader(memoryReader(bytes), { name: "main stream warm-up" }),
+    ram,
+    flushStyle,
+    uuid: new Uint8Array(16),
+    readTimeoutMs: 10_000,
+  });
+  if (error !== undefined) throw error;
   return main?.syncPoints ?? 0;
 }
 
