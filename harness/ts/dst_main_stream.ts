@@ -23,7 +23,7 @@ import type { VmState, VmStateValue } from "../wire/vmdesc.ts";
 import type { FlushStyle } from "../wire/versions.ts";
 import { PAGE_SIZE } from "../ram/pattern.ts";
 import type { RamImage } from "./dst_ram_image.ts";
-import { SyncBarrier } from "./dst_sync.ts";
+import type { SyncBarrier } from "./dst_sync.ts";
 import type { MainRecord, ObservedMain } from "./dst_transcript.ts";
 
 /** Default bound of the stream tail kept to decode device sections. */
@@ -72,51 +72,6 @@ type RamCounts = NonNullable<MainRecord["ram"]>;
  */
 export async function consumeMainStream(ctx: MainStreamContext): Promise<void> {
   await new MainStreamConsumer(ctx).run();
-}
-
-/** What {@linkcode consumeMainStreamAlone} needs: a main-stream context without its channels. */
-export type LoneMainStreamContext = Omit<MainStreamContext, "barrier" | "signal" | "observed">;
-
-/** What {@linkcode consumeMainStreamAlone} found. */
-export interface LoneMainStreamResult {
-  /** The records decoded, up to a failure if there was one. */
-  readonly main: ObservedMain | undefined;
-  /** Why the stream was not consumed whole, if it was not. */
-  readonly error?: unknown;
-}
-
-/**
- * Consumes a main stream with no channels behind it: its one multifd channel is always at its
- * SYNC packet, so every sync point passes at once. For a recorded or made-up stream.
- *
- * @example
- * ```ts ignore
- * const { main, error } = await consumeMainStreamAlone({ reader, ram, flushStyle, uuid, ... });
- * ```
- */
-export async function consumeMainStreamAlone(
-  ctx: LoneMainStreamContext,
-): Promise<LoneMainStreamResult> {
-  const barrier = new SyncBarrier(1);
-  const done = new AbortController();
-  const channel = (async () => {
-    while (!done.signal.aborted) await barrier.channelSynced(0, done.signal);
-  })().catch(() => {});
-  let main: ObservedMain | undefined;
-  try {
-    await consumeMainStream({
-      ...ctx,
-      barrier,
-      signal: done.signal,
-      observed: (observed) => main = observed,
-    });
-    return { main };
-  } catch (error) {
-    return { main, error };
-  } finally {
-    done.abort();
-    await channel;
-  }
 }
 
 class MainStreamConsumer {

@@ -5,8 +5,9 @@ import { MainStreamWriter, RAM_SAVE_FLAG_EOS } from "../wire/main_stream.ts";
 import { parseUuid } from "../wire/uuid.ts";
 import { SeededRandom } from "../wire/test_random.ts";
 import type { FlushStyle } from "../wire/versions.ts";
-import { consumeMainStreamAlone } from "./dst_main_stream.ts";
+import { consumeMainStream } from "./dst_main_stream.ts";
 import { RamImage } from "./dst_ram_image.ts";
+import { SyncBarrier } from "./dst_sync.ts";
 import type { ObservedMain } from "./dst_transcript.ts";
 import { pageContent } from "./dst_testing.ts";
 
@@ -42,17 +43,34 @@ async function consume(
   options: { flushStyle: FlushStyle; mib: number; seed?: number; max?: number },
 ): Promise<Consumed> {
   const ram = new RamImage(options.mib);
-  const random = new SeededRandom(options.seed ?? 1);
-  const { main, error } = await consumeMainStreamAlone({
-    reader: new ByteReader(chunked(data, random, options.max ?? 70_000), {
-      bufferSize: 1 << 20,
-      directReadMin: 16384,
-    }),
-    ram,
-    flushStyle: options.flushStyle,
-    uuid: parseUuid(UUID),
-    readTimeoutMs: 2000,
-  });
+  const barrier = new SyncBarrier(1);
+  const controller = new AbortController();
+  const channel = (async () => {
+    while (!controller.signal.aborted) await barrier.channelSynced(0, controller.signal);
+  })().catch(() => {});
+  let main: ObservedMain | undefined;
+  let error: unknown;
+  try {
+    const random = new SeededRandom(options.seed ?? 1);
+    await consumeMainStream({
+      reader: new ByteReader(chunked(data, random, options.max ?? 70_000), {
+        bufferSize: 1 << 20,
+        directReadMin: 16384,
+      }),
+      ram,
+      barrier,
+      flushStyle: options.flushStyle,
+      uuid: parseUuid(UUID),
+      signal: controller.signal,
+      readTimeoutMs: 2000,
+      observed: (observed) => main = observed,
+    });
+  } catch (failure) {
+    error = failure;
+  } finally {
+    controller.abort();
+    await channel;
+  }
   return { main: main!, ram, error };
 }
 

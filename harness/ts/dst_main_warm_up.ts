@@ -10,18 +10,21 @@
 import { ByteReader, type RawReader } from "../net/read.ts";
 import { WireError } from "../wire/errors.ts";
 import type { FlushStyle } from "../wire/versions.ts";
-import { consumeMainStreamAlone } from "./dst_main_stream.ts";
+import { consumeMainStream } from "./dst_main_stream.ts";
 import { RamImage } from "./dst_ram_image.ts";
-import { templateCandidates } from "./src_template_load.ts";
+import { SyncBarrier } from "./dst_sync.ts";
+import type { ObservedMain } from "./dst_transcript.ts";
 
 /** Times the recorded stream is consumed: about 13 ms, past V8's interpreter and baseline tier. */
 const MAIN_WARM_UP_ROUNDS = 40;
 
-/**
- * The QEMU release whose recorded main stream (a 16 MiB guest, two multifd channels, the first of
- * `templateCandidates`) has each flush style.
- */
-const RECORDED_VERSION: Record<FlushStyle, string> = { "eos": "7.2", "multifd-flush": "10.0" };
+const STREAMS = new URL("../../fixtures/vectors/streams/", import.meta.url);
+
+/** The recorded main stream (a 16 MiB guest, two multifd channels) of each flush style. */
+const RECORDED: Record<FlushStyle, string> = {
+  "eos": "qemu-7.2-multifd2.bin",
+  "multifd-flush": "qemu-10.0-multifd2.bin",
+};
 
 /** The guest RAM of the recorded streams, in MiB. */
 const RECORDED_MIB = 16;
@@ -43,7 +46,7 @@ export async function warmUpMainStream(
   flushStyle: FlushStyle,
   rounds: number = MAIN_WARM_UP_ROUNDS,
 ): Promise<number> {
-  const file = templateCandidates(RECORDED_VERSION[flushStyle])[0];
+  const file = new URL(RECORDED[flushStyle], STREAMS);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(file);
@@ -68,14 +71,27 @@ async function consumeOnce(
   flushStyle: FlushStyle,
   ram: RamImage,
 ): Promise<number> {
-  const { main, error } = await consumeMainStreamAlone({
-    reader: new ByteReader(memoryReader(bytes), { name: "main stream warm-up" }),
-    ram,
-    flushStyle,
-    uuid: new Uint8Array(16),
-    readTimeoutMs: 10_000,
-  });
-  if (error !== undefined) throw error;
+  const barrier = new SyncBarrier(1);
+  const done = new AbortController();
+  const channel = (async () => {
+    while (!done.signal.aborted) await barrier.channelSynced(0, done.signal);
+  })().catch(() => {});
+  let main: ObservedMain | undefined;
+  try {
+    await consumeMainStream({
+      reader: new ByteReader(memoryReader(bytes), { name: "main stream warm-up" }),
+      ram,
+      barrier,
+      flushStyle,
+      uuid: new Uint8Array(16),
+      signal: done.signal,
+      readTimeoutMs: 10_000,
+      observed: (observed) => main = observed,
+    });
+  } finally {
+    done.abort();
+    await channel;
+  }
   return main?.syncPoints ?? 0;
 }
 
