@@ -15,8 +15,8 @@ import { RamImage } from "./dst_ram_image.ts";
 import { SyncBarrier } from "./dst_sync.ts";
 import type { ObservedMain } from "./dst_transcript.ts";
 
-/** Times the recorded stream is consumed: about 13 ms, past V8's interpreter and baseline tier. */
-const MAIN_WARM_UP_ROUNDS = 40;
+/** Times the recorded stream is consumed: enough for V8 to compile the path past its interpreter. */
+export const MAIN_WARM_UP_ROUNDS = 40;
 
 const STREAMS = new URL("../../fixtures/vectors/streams/", import.meta.url);
 
@@ -31,8 +31,8 @@ const RECORDED_MIB = 16;
 
 /**
  * Consumes the recorded QEMU main stream of `flushStyle` `rounds` times, each into a scratch RAM
- * image with a barrier whose one channel is always at its SYNC packet. Returns the sync points
- * passed.
+ * image with a barrier whose one channel is always at its SYNC packet, read in the destination's
+ * own chunk sizes. Returns the sync points passed.
  *
  * @throws {WireError} `E_STREAM` when the recording cannot be read, and what the consumer throws
  * if it rejects the recording (a bug in either).
