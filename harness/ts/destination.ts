@@ -20,7 +20,6 @@ import { classOf, type ErrorClass, WireError } from "../wire/errors.ts";
 import { decodeInitPacket, INIT_PACKET_SIZE, validateInitPacket } from "../wire/init_packet.ts";
 import { formatUuid } from "../wire/uuid.ts";
 import { consumeMainStream } from "./dst_main_stream.ts";
-import { warmUpMainStream } from "./dst_main_warm_up.ts";
 import {
   type ChannelEnd,
   type MultifdChannelContext,
@@ -79,7 +78,15 @@ export async function startTsDestination(
   if (options.ram.prealloc) ram.prefault();
   // Workers too are ready before listening: starting one takes longer than a small migration,
   // and their receivers are warmed for the packets to come.
-  const workers = threaded ? await startWarmedUp(options, resolved) : null;
+  const workers = threaded
+    ? await ChannelWorkerPool.start(resolved.channels, { signal: options.signal }, {
+      layout: resolved.layout,
+      packets: warmUpPackets(options.ram.mib, resolved.channels),
+      // As many as one channel carrying every packet gets: with eight channels a Worker's share
+      // left the decoder to reach V8's optimising compiler during the transfer in half of them.
+      decodes: warmUpPackets(options.ram.mib, 1),
+    })
+    : null;
   const listen = {
     hostname: options.listen?.hostname,
     port: options.listen?.port,
@@ -98,37 +105,6 @@ export async function startTsDestination(
   const run = new DestinationRun(options, resolved, ram, acceptor, workers);
   run.start();
   return run.handle();
-}
-
-/**
- * The channel Workers, started and warmed up, while this thread warms up its own part of the
- * transfer: the main stream, which the channels wait on at the start and at the end.
- */
-async function startWarmedUp(
-  options: TsDestinationOptions,
-  resolved: ResolvedDestinationOptions,
-): Promise<ChannelWorkerPool> {
-  const mainWarmUp = warmUpMainStream(resolved.flushStyle);
-  let pool: ChannelWorkerPool;
-  try {
-    pool = await ChannelWorkerPool.start(resolved.channels, { signal: options.signal }, {
-      layout: resolved.layout,
-      packets: warmUpPackets(options.ram.mib, resolved.channels),
-      // As many as one channel carrying every packet gets: with eight channels a Worker's share
-      // left the decoder to reach V8's optimising compiler during the transfer in half of them.
-      decodes: warmUpPackets(options.ram.mib, 1),
-    });
-  } catch (error) {
-    await mainWarmUp.catch(() => {});
-    throw error;
-  }
-  try {
-    await mainWarmUp;
-  } catch (error) {
-    pool[Symbol.dispose]();
-    throw error;
-  }
-  return pool;
 }
 
 interface Connection {
