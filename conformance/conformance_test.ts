@@ -50,7 +50,8 @@ for (const [group, members] of groups) {
         await t.step(`${row.case} [${who}]`, () => {
           assert.ok(
             !row.unexpected,
-            `${row.case} on ${who}: ${row.status}, expected ${row.expected}: ${row.detail}`,
+            `${row.case} on ${who}: ${row.status}, expected ${row.expected}: ${row.detail}` +
+              whereItWaited(row.evidence),
           );
         });
       }
@@ -61,4 +62,19 @@ for (const [group, members] of groups) {
       );
     },
   });
+}
+
+/**
+ * The threads and stacks of an implementation that stopped answering (in the evidence itself or
+ * in one side's), for the failure message.
+ */
+function whereItWaited(evidence: Readonly<Record<string, unknown>>): string {
+  const sides = [["", evidence], ...Object.entries(evidence)] as [string, unknown][];
+  return sides.flatMap(([side, value]) => {
+    if (typeof value !== "object" || value === null) return [];
+    const record = value as Record<string, unknown>;
+    return ["threads", "stacks"]
+      .filter((key) => typeof record[key] === "string")
+      .map((key) => `\n${side ? `${side} ` : ""}${key}:\n${record[key]}`);
+  }).join("");
 }

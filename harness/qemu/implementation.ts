@@ -18,6 +18,8 @@ import type {
   SourceOptions,
 } from "../implementation.ts";
 import { cpuSeconds } from "../cpu_time.ts";
+import { describeThreads, threadStates } from "../thread_states.ts";
+import { describeStacks, userStacks } from "../user_stacks.ts";
 import type { ErrorClass } from "../wire/errors.ts";
 import { classifyQemuMessage } from "../wire/qemu_messages.ts";
 import { versionInfo } from "../wire/versions.ts";
@@ -38,7 +40,11 @@ export const DEFAULT_OUTCOME_TIMEOUT_MS = 60_000;
 const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
 /** Time a QEMU without `exit-on-error` gets to exit after a failed incoming migration. */
 const EXIT_AFTER_FAILURE_MS = 500;
-const CONTROL_PLANE_TIMEOUT_MS = 500;
+/**
+ * How long QMP gets to answer before its control plane counts as frozen: well above what a QEMU
+ * that is merely short of CPU under the test suite's load needs.
+ */
+const CONTROL_PLANE_TIMEOUT_MS = 2_000;
 
 /** A QEMU implementation; also exposes the binary it runs. */
 export interface QemuImplementation extends Implementation {
@@ -323,6 +329,14 @@ async function judge(
   },
 ): Promise<Outcome> {
   const controlPlane = await qemu.controlPlane(CONTROL_PLANE_TIMEOUT_MS);
+  // Where a stuck QEMU waits, read before the process is stopped: the kernel side always, the
+  // user-space stacks (gdb, about a second) only for a control plane that stopped answering.
+  const stuck = end.kind === "aborted" && !qemu.exit
+    ? {
+      threads: describeThreads(threadStates(qemu.pid)),
+      ...(controlPlane === "frozen" ? await stacksOf(qemu.pid) : {}),
+    }
+    : {};
   const exit = qemu.exit;
   const info = end.info;
   const status: Outcome["status"] = end.kind === "status"
@@ -378,8 +392,14 @@ async function judge(
       ...(measured.transferCpuSeconds !== undefined
         ? { transferCpuSeconds: measured.transferCpuSeconds }
         : {}),
+      ...stuck,
     },
   };
+}
+
+async function stacksOf(pid: number): Promise<{ stacks?: string }> {
+  const stacks = await userStacks(pid);
+  return stacks ? { stacks: describeStacks(stacks) } : {};
 }
 
 /** QEMU's own words for a failure: error-desc first, else the first error line on stderr. */

@@ -174,6 +174,37 @@ Deno.test("qemu destination: an init packet with id == channels crashes QEMU (sp
   }
 });
 
+Deno.test("qemu destination: a partial init freezes the control plane, and the outcome shows where QEMU waits", async (t) => {
+  const hasGdb = await new Deno.Command("gdb", { args: ["--version"], stdout: "null" }).output()
+    .then((o) => o.success, () => false);
+  for (const dst of implementations) {
+    await t.step(dst.name, async () => {
+      await using destination = await dst.destination({ channels: 2, ram: RAM });
+      // 8 of the 64 bytes: QEMU reads the init with a blocking read in its main loop.
+      const conns = await rawChannels(
+        destination.endpoint.port,
+        encodeInitPacket({ id: 0 }).subarray(0, 8),
+      );
+      try {
+        const outcome = await destination.outcome(AbortSignal.timeout(1_500));
+        assert.equal(outcome.status, "frozen");
+        assert.equal(outcome.controlPlane, "frozen");
+        const evidence = outcome.evidence ?? {};
+        // The main thread waits in a TCP receive: kernel stacks need root, the wait channel not.
+        assert.match(String(evidence.threads), /^\d+ qemu-system-x86 S in \w+/);
+        if (hasGdb) {
+          assert.match(
+            String(evidence.stacks),
+            /qio_channel_read_all ← multifd_recv_new_channel ← migration_ioc_process_incoming/,
+          );
+        }
+      } finally {
+        conns.forEach((conn) => conn.close());
+      }
+    });
+  }
+});
+
 Deno.test("qemu destination: a UUID mismatch is reported as its version reports it (spec §6.1)", async (t) => {
   for (const dst of implementations) {
     await t.step(dst.name, async () => {
