@@ -54,11 +54,24 @@ export class ChannelWorkerPool implements Disposable {
     warmUp?: WarmUp,
   ): Promise<ChannelWorkerPool> {
     const workers = Array.from({ length: count }, () => new Worker(WORKER_URL, { type: "module" }));
+    const progress = workers.map(() => ({ stage: "loading", syncs: 0 }));
     const deadline = new Deadline({ ...wait, what: `${count} channel workers to start` }, 10_000);
     try {
-      await deadline.race(Promise.all(workers.map((worker) => started(worker, warmUp))));
+      await deadline.race(
+        Promise.all(workers.map((worker, i) => started(worker, warmUp, progress[i]))),
+      );
     } catch (error) {
       for (const worker of workers) worker.terminate();
+      if (error instanceof WireError && error.errorClass === "E_TIMEOUT") {
+        // Where each Worker got to: one that never loaded from one stuck in its warm-up.
+        const states = progress.map((p, i) => `worker ${i} ${p.stage}, ${p.syncs} SYNC(s)`);
+        throw new WireError("E_TIMEOUT", `${count} channel workers did not start in time`, {
+          field: error.field,
+          received: states.join(", "),
+          expected: error.expected,
+          cause: error,
+        });
+      }
       throw error;
     } finally {
       deadline.clear();
@@ -100,18 +113,32 @@ export interface WarmUp {
   readonly decodes?: number;
 }
 
-function started(worker: Worker, warmUp: WarmUp | undefined): Promise<void> {
+/** How far a starting Worker got, for the error when it does not start in time. */
+interface StartProgress {
+  stage: string;
+  syncs: number;
+}
+
+function started(
+  worker: Worker,
+  warmUp: WarmUp | undefined,
+  progress: StartProgress,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<FromChannelWorker>) => {
       const message = event.data;
       if (message.type === "synced") {
         // A warm-up SYNC packet waits as a channel's does; nothing holds it here.
+        progress.syncs++;
         worker.postMessage({ type: "released" } satisfies ToChannelWorker);
       } else if (message.type === "ready" && warmUp && warmUp.packets > 0) {
+        progress.stage = "warming up";
         worker.postMessage({ type: "warm-up", ...warmUp } satisfies ToChannelWorker);
       } else if (message.type === "ready") {
+        progress.stage = "ready";
         resolve();
       } else if (message.type === "warmed") {
+        progress.stage = "warmed";
         const shortfall = warmUpShortfall("channel worker", message.packets, warmUp?.packets ?? 0);
         if (shortfall) reject(shortfall);
         else resolve();

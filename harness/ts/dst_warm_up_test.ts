@@ -32,6 +32,16 @@ Deno.test("ChannelWorkerPool: Workers warm up before the pool is started", async
   });
 });
 
+Deno.test("ChannelWorkerPool: a start past its bound says where each Worker got", async () => {
+  // No Worker loads its modules within a millisecond.
+  await assert.rejects(
+    ChannelWorkerPool.start(2, { timeoutMs: 1 }, { layout: "v10.0", packets: 50 }),
+    (error: unknown) =>
+      error instanceof WireError && error.errorClass === "E_TIMEOUT" &&
+      /received worker 0 loading, 0 SYNC\(s\), worker 1 loading, 0 SYNC\(s\)/.test(error.message),
+  );
+});
+
 Deno.test("ChannelWorkerPool: a retired Worker lives until the pool ends", async () => {
   const pool = await ChannelWorkerPool.start(1, { timeoutMs: 10_000 });
   const worker = pool.take();
