@@ -73,6 +73,29 @@ export function describeStacks(stacks: readonly ThreadStack[]): string {
 }
 
 /**
+ * Whether gdb can be run here, so that callers can tell "no stacks" from "no gdb".
+ *
+ * @example
+ * ```ts
+ * import { gdbAvailable } from "./user_stacks.ts";
+ * console.log(typeof await gdbAvailable()); // "boolean"
+ * ```
+ */
+export async function gdbAvailable(): Promise<boolean> {
+  try {
+    const output = await new Deno.Command("gdb", {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Attaches gdb to `pid`, reads every thread's stack and detaches, within `timeoutMs`. Resolves
  * with `undefined` when gdb is missing, cannot attach, or runs out of time: the stacks are
  * evidence, never a reason for a case to fail.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeStacks, parseGdbBacktraces, userStacks } from "./user_stacks.ts";
+import { describeStacks, gdbAvailable, parseGdbBacktraces, userStacks } from "./user_stacks.ts";
 
 const GDB_OUTPUT = `[New LWP 101]
 [Thread debugging using libthread_db enabled]
@@ -42,12 +42,7 @@ Deno.test("describeStacks gives one line per thread", () => {
   );
 });
 
-const hasGdb = await new Deno.Command("gdb", {
-  args: ["--version"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then((o) => o.success, () => false);
+const hasGdb = await gdbAvailable();
 
 Deno.test({
   name: "userStacks shows where a sleeping child waits, and nothing for a process that is gone",

@@ -8,6 +8,7 @@ import { delay } from "./abort.ts";
 import { type QemuImplementation, qemuImplementations } from "./implementation.ts";
 import { crossVersionKnobs, globalsOf, parametersOf } from "./knobs.ts";
 import { leftoverQemuPids, liveQemuProcesses } from "./process.ts";
+import { gdbAvailable } from "../user_stacks.ts";
 
 const implementations = await qemuImplementations();
 const RAM = { mib: 16, seed: 0x5eed, density: 1 / 8 };
@@ -175,8 +176,7 @@ Deno.test("qemu destination: an init packet with id == channels crashes QEMU (sp
 });
 
 Deno.test("qemu destination: a partial init freezes the control plane, and the outcome shows where QEMU waits", async (t) => {
-  const hasGdb = await new Deno.Command("gdb", { args: ["--version"], stdout: "null" }).output()
-    .then((o) => o.success, () => false);
+  const hasGdb = await gdbAvailable();
   for (const dst of implementations) {
     await t.step(dst.name, async () => {
       await using destination = await dst.destination({ channels: 2, ram: RAM });
