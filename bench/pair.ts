@@ -5,7 +5,8 @@
  *
  * - QEMU source: `total-time` of `query-migrate` (from `migrate` to completion, setup included);
  * - TypeScript source: from its first connection attempt until its last byte is handed to the kernel;
- * - TypeScript destination: from its first accepted connection until every channel has ended;
+ * - TypeScript destination: from its first accepted connection until it has loaded the main stream
+ *   to its end, every channel past the last sync point, where QEMU's destination sets `completed`;
  * - QEMU destination: from its `active` to its `completed` MIGRATION event, by the events'
  *   timestamps (`evidence.transferSeconds`), so the wait for the source stays outside.
  *

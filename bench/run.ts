@@ -48,7 +48,10 @@ const PROFILE_CHANNELS = 4;
 const TIMING = "a run's transfer time is the longer of the two sides' own spans. QEMU source: " +
   "`total-time` of `query-migrate` (from `migrate` to completion, setup and connections " +
   "included). TypeScript source: from its first connection until its last byte is handed to the kernel. " +
-  "TypeScript destination: from its first accepted connection until every channel has ended. " +
+  "TypeScript destination: from its first accepted connection until it has loaded the main " +
+  "stream to its end, every channel past the last sync point, where QEMU's destination sets " +
+  "`completed` (the source closing its channels after that is not timed, as QEMU's destination " +
+  "shuts them itself). " +
   "QEMU destination: from its `active` to its `completed` MIGRATION event, by the events' " +
   "timestamps (`active` once every channel is connected and loading starts). RAM seeding, " +
   "preallocation, pattern generation and digests are outside the timed part; every run's " +

@@ -131,6 +131,11 @@ class DestinationRun {
   readonly #startedAt = performance.now();
   /** When the first connection arrived, and this process's CPU seconds then: the transfer's start. */
   #firstAccept: { readonly at: number; readonly cpu: number } | undefined;
+  /**
+   * When the main stream was loaded to its end, and this process's CPU seconds then: the
+   * transfer's end, where QEMU's destination sets `completed`.
+   */
+  #loaded: { readonly at: number; readonly cpu: number } | undefined;
   #mainSeen = false;
   #multifdSeen = 0;
   #failure: WireError | null = null;
@@ -448,6 +453,10 @@ class DestinationRun {
         this.#transcript.main = main;
       },
     });
+    // Every channel has passed the last sync point: all RAM is in place. QEMU's destination is
+    // `completed` here (`process_incoming_migration_co`, then `process_incoming_migration_bh`) and
+    // shuts the channels itself; the source's closing them below is not transfer time.
+    this.#loaded = { at: performance.now(), cpu: ownCpuSeconds() };
     const mainBytes = accepted.reader.bytesRead;
     observed.bytes = mainBytes;
     this.#bytes += mainBytes;
@@ -480,8 +489,9 @@ class DestinationRun {
     }
     if (this.#failure) return;
     this.#finished = true;
-    const seconds = this.#seconds();
-    const transferCpuSeconds = ownCpuSeconds() - (this.#firstAccept?.cpu ?? 0);
+    const end = this.#loaded ?? { at: performance.now(), cpu: ownCpuSeconds() };
+    const seconds = this.#firstAccept === undefined ? 0 : (end.at - this.#firstAccept.at) / 1000;
+    const transferCpuSeconds = end.cpu - (this.#firstAccept?.cpu ?? 0);
     for (const c of this.#connections) {
       if (c.observed.kind === "multifd" || c.observed.kind === "main") {
         c.observed.bytes = bytesRead(c);

@@ -138,6 +138,39 @@ Deno.test("ts destination with ram.prealloc completes a migration", async () => 
   }
 });
 
+Deno.test("ts destination times the transfer to the main stream's end, not to the source's close", async () => {
+  const HOLD_MS = 2000;
+  const script = scriptedMigration({
+    channels: 2,
+    mib: MIB,
+    pages: [0, 1, 7, 255],
+    uuid: UUID,
+    layout: "v10.0",
+  });
+  await using dst = await start({ readTimeoutMs: 10_000 });
+  const conns = await send(dst.endpoint, [script.main, ...script.channels], { close: false });
+  try {
+    const outcome = dst.outcome(AbortSignal.timeout(20_000));
+    // The source holds every channel open after its last byte, as a QEMU source does until its
+    // cleanup; QEMU's destination is `completed` before that.
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
+    const closedAt = performance.now();
+    for (const conn of conns) await conn.closeWrite();
+    const done = await outcome;
+    assert.equal(done.status, "completed", done.message);
+    assert.ok(performance.now() >= closedAt, "the outcome waits for every channel to end");
+    assert.deepEqual(
+      dst.transcript().connections.map((c) => c.end),
+      ["fin", "fin", "fin"],
+    );
+    const seconds = done.seconds ?? Infinity;
+    assert.ok(seconds < HOLD_MS / 2000, `transfer ${seconds} s includes the hold`);
+    assert.equal(done.evidence?.transferSeconds, done.seconds);
+  } finally {
+    closeAll(conns);
+  }
+});
+
 Deno.test("ts destination classifies by magic or by arrival order", async (t) => {
   const script = scriptedMigration({ channels: 2, mib: MIB, pages: [1, 2], uuid: UUID });
   await t.step("peek-magic takes the main channel whenever it comes", async () => {
