@@ -584,6 +584,11 @@ export interface TlsServerOptions {
   readonly order?: "handshake" | "accept";
   /** Name in error messages, default `tls server`. */
   readonly name?: string;
+  /**
+   * Accept TCP connections and never answer them: no handshake, nothing read, each held until the
+   * server closes. A destination that stalls its peers' handshakes, for negative cases.
+   */
+  readonly stallHandshakes?: boolean;
 }
 
 type Settled = TlsConnection | WireError;
@@ -614,6 +619,7 @@ export class TlsServer implements AsyncDisposable {
   readonly #live = new Set<{ close(): void }>();
   #accepted = 0;
   #handshaken = 0;
+  #stalled = 0;
 
   /** Use {@linkcode listenTlsServer}. */
   constructor(
@@ -647,6 +653,11 @@ export class TlsServer implements AsyncDisposable {
   /** TCP connections accepted so far. */
   get accepted(): number {
     return this.#accepted;
+  }
+
+  /** TCP connections held without a handshake (`stallHandshakes`). */
+  get stalled(): number {
+    return this.#stalled;
   }
 
   /**
@@ -687,6 +698,11 @@ export class TlsServer implements AsyncDisposable {
         break;
       }
       const index = this.#accepted++;
+      if (this.#options.stallHandshakes) {
+        this.#stalled++;
+        this.#live.add(conn);
+        continue;
+      }
       const result = this.#handshake(conn, index);
       if ((this.#options.order ?? "handshake") === "accept") {
         this.#queue.push(result);

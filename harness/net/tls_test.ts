@@ -357,3 +357,14 @@ Deno.test("TLS server hands out connections in handshake order, and times out", 
   assert.equal(conn.remoteAddr.port, client.localAddr.port);
   assert.ok(silent.localAddr.port > 0);
 });
+
+Deno.test("TLS server with stallHandshakes holds every connection without answering", async () => {
+  await using server = await listenTlsServer(serverOptions(good, { stallHandshakes: true }));
+  await rejectsWith(
+    connectTls({ ...clientOptions(server.port), timeoutMs: 300 }),
+    "E_TIMEOUT",
+  );
+  assert.equal(server.accepted, 1);
+  assert.equal(server.stalled, 1);
+  await rejectsWith(server.accept({ timeoutMs: 100 }), "E_TIMEOUT", /a TLS connection/);
+});

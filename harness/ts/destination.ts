@@ -96,7 +96,7 @@ export async function startTsDestination(
   let acceptor: ConnAcceptor;
   try {
     acceptor = options.tls
-      ? await tlsAcceptor(listen, options.tls, resolved.readTimeoutMs)
+      ? await tlsAcceptor(listen, options.tls, resolved.readTimeoutMs, options.stallTlsHandshakes)
       : tcpAcceptor(listen);
   } catch (error) {
     workers?.[Symbol.dispose]();

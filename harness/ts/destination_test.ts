@@ -5,6 +5,7 @@ import { sha256Hex } from "../ram/pattern.ts";
 import { encodeInitPacket } from "../wire/init_packet.ts";
 import { encodeDeviceStatePacket, encodePacket } from "../wire/packet.ts";
 import { startTsDestination } from "./destination.ts";
+import { startTsSource } from "./source.ts";
 import type { TsDestinationOptions, TsRunningDestination } from "./dst_options.ts";
 import {
   be,
@@ -539,4 +540,47 @@ Deno.test("ts destination over TLS: channels ending with close_notify complete i
       assert.deepEqual(ends, ["close_notify", "close_notify"]);
     });
   }
+});
+
+Deno.test("ts destination refuses stallTlsHandshakes without tls", async () => {
+  await assert.rejects(start({ stallTlsHandshakes: true }), /stallTlsHandshakes needs tls/);
+});
+
+Deno.test("ts destination with stallTlsHandshakes never answers a TLS source's ClientHello", async () => {
+  const tls = { dir: pkiDir("good"), hostname: "localhost" };
+  await using dst = await start({ tls, stallTlsHandshakes: true, acceptTimeoutMs: 1500 });
+  const tcp = await Deno.connect({ hostname: dst.endpoint.hostname, port: dst.endpoint.port });
+  try {
+    await tcp.write(Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00));
+    const read = tcp.read(new Uint8Array(16));
+    const outcome = await dst.outcome(AbortSignal.timeout(10_000));
+    assert.equal(outcome.status, "failed", outcome.message);
+    assert.equal(outcome.errorClass, "E_TIMEOUT");
+    assert.match(outcome.message ?? "", /first connection/);
+    // Nothing was ever sent back; the connection ends with the destination.
+    assert.equal(await read, null);
+  } finally {
+    tcp.close();
+  }
+});
+
+Deno.test("ts destination drops a TLS channel whose source stalls in its ClientHello (scripted source)", async () => {
+  const tls = { dir: pkiDir("good"), hostname: "localhost" };
+  await using dst = await start({ tls, readTimeoutMs: 1000 });
+  await using src = await startTsSource({
+    channels: 2,
+    ram: RAM,
+    uuid: UUID,
+    tls,
+    connect: dst.endpoint,
+    script: { inits: { 1: { tlsStallAt: 5 } }, holdMs: 20_000 },
+  });
+  const outcome = await dst.outcome(AbortSignal.timeout(10_000));
+  assert.equal(outcome.status, "failed", outcome.message);
+  assert.equal(outcome.errorClass, "E_TIMEOUT");
+  assert.match(outcome.message ?? "", /TLS handshake on ts destination connection 2/);
+  // The destination closed the stalled connection: the source's hold ends long before 20 s.
+  const source = await src.outcome(AbortSignal.timeout(10_000));
+  assert.equal(source.status, "failed");
+  assert.match(source.message ?? "", /script stopped after the init packets/);
 });

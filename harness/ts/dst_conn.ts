@@ -140,6 +140,7 @@ export async function tlsAcceptor(
   options: ListenOptions,
   tls: TlsOptions,
   handshakeTimeoutMs?: number,
+  stallHandshakes = false,
 ): Promise<ConnAcceptor> {
   const file = (name: string) => `${tls.dir}/${name}`;
   const hasCa = await Deno.stat(file("ca-cert.pem")).then(() => true, (error) => {
@@ -159,6 +160,7 @@ export async function tlsAcceptor(
     handshakeTimeoutMs,
     order: "handshake",
     name: options.name,
+    stallHandshakes,
   });
   return {
     endpoint: server.endpoint,

@@ -63,6 +63,11 @@ export interface TsDestinationOptions extends DestinationOptions {
   readonly verifyPattern?: boolean;
   /** Receives every event as it happens. */
   readonly onEvent?: (event: DestinationEvent) => void;
+  /**
+   * With `tls`: accept every connection and never answer its ClientHello, holding it until the
+   * destination ends (a destination that stalls in the handshake, for negative cases).
+   */
+  readonly stallTlsHandshakes?: boolean;
 }
 
 /** A running TypeScript destination. */
@@ -131,6 +136,9 @@ export function resolveDestinationOptions(
     throw new TypeError(
       `flushStyle must be eos or multifd-flush, got ${JSON.stringify(flushStyle)}`,
     );
+  }
+  if (options.stallTlsHandshakes && !options.tls) {
+    throw new TypeError("stallTlsHandshakes needs tls: a plain destination has no handshake");
   }
   const uuid = options.uuid === undefined ? new Uint8Array(NIL_UUID) : parseUuid(options.uuid);
   const readTimeoutMs = positive("readTimeoutMs", options.readTimeoutMs, DEFAULT_READ_TIMEOUT_MS);

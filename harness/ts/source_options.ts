@@ -22,6 +22,12 @@ export interface InitOverride extends InitPacketFields {
   readonly truncateAt?: number;
   /** Send only the first `stallAt` bytes of the init, then hold the channel open until aborted. */
   readonly stallAt?: number;
+  /**
+   * Instead of a TLS handshake, send the first `tlsStallAt` bytes of a ClientHello over the bare
+   * TCP connection (0 to 11; 5 is a whole record header) and hold the channel open until aborted.
+   * No init packet follows.
+   */
+  readonly tlsStallAt?: number;
 }
 
 /** The fixed part of one RAM packet as the mutation hook sees it, editable in place. */

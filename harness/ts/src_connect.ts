@@ -96,9 +96,11 @@ export async function openChannels(plan: ConnectPlan): Promise<OpenedChannels> {
     for (const slot of plan.order) {
       const name = slot === "main" ? "main channel" : `multifd channel ${slot}`;
       if (slot === "main" && plan.mainDelayMs) await delay(plan.mainDelayMs, plan.signal);
+      const init = slot === "main" ? undefined : plan.inits[slot];
       const connection = await SourceConnection.open(plan.endpoint, {
         name,
-        tls: plan.tls,
+        // A channel that stalls in its handshake writes the ClientHello's first bytes itself.
+        tls: init?.tlsStall ? undefined : plan.tls,
         closeMode: plan.closeMode,
         timeoutMs: plan.timeoutMs,
         writeTimeoutMs: plan.timeoutMs,
@@ -110,8 +112,11 @@ export async function openChannels(plan: ConnectPlan): Promise<OpenedChannels> {
         plan.onEvent?.({ event: "connected", kind: "main" });
         continue;
       }
-      const init = plan.inits[slot];
+      if (!init) throw new RangeError(`order: no init planned for slot ${slot}`);
       plan.onEvent?.({ event: "connected", kind: "multifd", id: init.id });
+      if (init.tlsStall && init.tlsStall.length > 0) {
+        await connection.writer.write(init.tlsStall, { signal: plan.signal, what: "ClientHello" });
+      }
       if (init.bytes.length > 0) {
         await connection.writer.write(init.bytes, { signal: plan.signal, what: "init packet" });
       }

@@ -17,7 +17,31 @@ export interface InitPlan {
   readonly then: "send" | "close" | "stall";
   /** The id in the init (for events); the slot's index when not overridden. */
   readonly id: number;
+  /**
+   * Set when the channel stalls in its TLS handshake: the ClientHello bytes to send in its place
+   * (`bytes` is then empty and `then` is `stall`).
+   */
+  readonly tlsStall?: Uint8Array;
 }
+
+/**
+ * The start of a TLS 1.2 ClientHello as a client sends it: a handshake record header announcing
+ * 512 bytes, the handshake header of a ClientHello, the client version. A server that has read a
+ * prefix of it waits for the rest.
+ */
+export const CLIENT_HELLO_PREFIX: Uint8Array = new Uint8Array([
+  0x16,
+  0x03,
+  0x01,
+  0x02,
+  0x00, // record: handshake, TLS 1.0 framing, 512 bytes
+  0x01,
+  0x00,
+  0x01,
+  0xfc, // handshake: ClientHello, 508 bytes
+  0x03,
+  0x03, // client_version: TLS 1.2
+]);
 
 /**
  * Plans the init of multifd slot `slot` with VM UUID `uuid`.
@@ -44,6 +68,19 @@ export function planInit(
     unused1: override?.unused1,
     unused2: override?.unused2,
   });
+  const tlsStallAt = override?.tlsStallAt;
+  if (tlsStallAt !== undefined) {
+    const most = CLIENT_HELLO_PREFIX.length;
+    if (!Number.isInteger(tlsStallAt) || tlsStallAt < 0 || tlsStallAt > most) {
+      throw new RangeError(`init of slot ${slot}: tlsStallAt ${tlsStallAt} outside 0..${most}`);
+    }
+    return {
+      bytes: new Uint8Array(0),
+      then: "stall",
+      id,
+      tlsStall: CLIENT_HELLO_PREFIX.subarray(0, tlsStallAt),
+    };
+  }
   if (override?.truncateAt !== undefined && override.stallAt !== undefined) {
     throw new RangeError(`init of slot ${slot}: truncateAt and stallAt exclude each other`);
   }
