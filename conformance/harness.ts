@@ -24,6 +24,10 @@ export interface ObserverOptions extends DestinationOptions {
   readonly sourceVersion?: string;
   readonly policy?: "peek-magic" | "arrival-order";
   readonly readTimeoutMs?: number;
+  /** Bound of the wait for the first connection. */
+  readonly acceptTimeoutMs?: number;
+  /** With `tls`: accept every connection and never answer its ClientHello. */
+  readonly stallTlsHandshakes?: boolean;
 }
 
 /** A running observing destination. */

@@ -132,6 +132,11 @@ export interface SourceRun {
   readonly destinationTls?: TlsOptions;
   /** Bound of the wait for both outcomes. */
   readonly waitMs?: number;
+  /**
+   * The observing destination accepts every connection and never answers its ClientHello, for as
+   * long as the case waits.
+   */
+  readonly stallTlsHandshakes?: boolean;
 }
 
 /** What a source-under-test run gives the case's checks. */
@@ -160,6 +165,9 @@ export async function driveSource(
     signal: ctx.signal,
     ...(uuid ? { uuid } : {}),
     ...(destinationTls ? { tls: destinationTls } : {}),
+    ...(run.stallTlsHandshakes
+      ? { stallTlsHandshakes: true, acceptTimeoutMs: (run.waitMs ?? MIGRATION_WAIT_MS) * 2 }
+      : {}),
   });
   await using src = await ctx.subject.source({
     channels: spec.channels,

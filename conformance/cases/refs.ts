@@ -148,3 +148,11 @@ export const TLS_ORDER: Ref = {
   commit: "6720c2b327",
   spec: "§2",
 };
+
+/** The TLS handshake of every migration channel, driven from the main loop. */
+export const TLS_HANDSHAKE: Ref = {
+  fn: "qio_channel_tls_handshake → qio_channel_tls_handshake_task → qcrypto_tls_session_handshake",
+  file: "io/channel-tls.c, crypto/tlssession.c",
+  since: "≤7.2",
+  spec: "§5",
+};

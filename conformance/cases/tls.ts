@@ -1,7 +1,8 @@
 /**
  * Family `tls`: close_notify on every multifd channel (source), strict and relaxed handling of a
- * channel that ends without it (destination), and refusal of untrusted certificates and hostname
- * mismatches (both sides). PKI: `fixtures/pki/`.
+ * channel that ends without it (destination), refusal of untrusted certificates and hostname
+ * mismatches (both sides), and a peer that stalls in the handshake (both sides). PKI:
+ * `fixtures/pki/`.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { pkiDir } from "../../harness/pki/pki.ts";
 import { type Case, type CaseContext, defineCase, type Observation } from "../case.ts";
 import { observeOutcome } from "../observe.ts";
 import { driveDestination, driveSource, judgeSource, tlsWith } from "./drive.ts";
-import { TLS_BYE, TLS_CLEAN_TERMINATION, TLS_CLIENT, TLS_SERVER } from "./refs.ts";
+import { TLS_BYE, TLS_CLEAN_TERMINATION, TLS_CLIENT, TLS_HANDSHAKE, TLS_SERVER } from "./refs.ts";
 
 /**
  * A credential directory that trusts the good CA but holds the other CA's client certificate: a
@@ -193,5 +194,62 @@ const certificates: Case[] = [
   }),
 ];
 
+const STALL_HOLD_MS = 60_000;
+const STALL_WAIT_MS = 40_000;
+
+const handshakeStalls: Case[] = [
+  defineCase({
+    id: "multifd.tls.stalled-handshake",
+    family: "tls",
+    requirement:
+      "A TLS destination MUST keep its control plane answering while a channel has sent part of its ClientHello and stalls, and drop that channel after a bounded wait.",
+    level: "MUST",
+    refs: [TLS_HANDSHAKE, TLS_SERVER],
+    role: "destination",
+    transport: "tls",
+    channels: 2,
+    expected: { kind: "reject", errorClass: "E_TIMEOUT" },
+    run(ctx) {
+      // The main channel and channel 0 complete their handshakes; channel 1 sends a record header
+      // announcing a ClientHello and nothing more.
+      return driveDestination(ctx, this, {
+        tls: true,
+        script: { inits: { 1: { tlsStallAt: 5 } }, holdMs: STALL_HOLD_MS },
+        waitMs: STALL_WAIT_MS,
+      });
+    },
+  }),
+  defineCase({
+    id: "multifd.tls.destination-stalls-handshake",
+    family: "tls",
+    requirement:
+      "A TLS source MUST keep its control plane answering while the destination accepts the connection and never answers its ClientHello, and fail the migration after a bounded wait.",
+    level: "MUST",
+    refs: [TLS_HANDSHAKE, TLS_CLIENT],
+    role: "source",
+    transport: "tls",
+    channels: 2,
+    expected: { kind: "reject", errorClass: "E_TIMEOUT" },
+    async run(ctx) {
+      const result = await driveSource(ctx, this, {
+        tls: true,
+        stallTlsHandshakes: true,
+        waitMs: STALL_WAIT_MS,
+      });
+      const observed = observeOutcome(result.source);
+      return {
+        ...observed,
+        evidence: { ...observed.evidence, observer: result.destination },
+        transcript: result.transcript,
+      };
+    },
+  }),
+];
+
 /** The `tls` family. */
-export const tlsCases: Case[] = [...closeNotify, ...destinationEof, ...certificates];
+export const tlsCases: Case[] = [
+  ...closeNotify,
+  ...destinationEof,
+  ...certificates,
+  ...handshakeStalls,
+];

@@ -205,6 +205,48 @@ Deno.test("qemu destination: a partial init freezes the control plane, and the o
   }
 });
 
+const HANDSHAKE_STACK = /gnutls_handshake \(libgnutls[^)]*\) ← qcrypto_tls_session_handshake/;
+
+Deno.test("qemu destination: a TLS handshake that stalls in the ClientHello freezes the control plane", async (t) => {
+  const hasGdb = await gdbAvailable();
+  for (const dst of implementations) {
+    await t.step(dst.name, async () => {
+      await using destination = await dst.destination({ channels: 2, ram: RAM, tls: TLS });
+      const { hostname, port } = destination.endpoint;
+      const conn = await Deno.connect({ hostname, port });
+      try {
+        // A handshake record header announcing 512 bytes, and nothing more.
+        await conn.write(Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00));
+        const outcome = await destination.outcome(AbortSignal.timeout(1_500));
+        assert.equal(outcome.status, "frozen");
+        if (hasGdb) assert.match(String(outcome.evidence?.stacks), HANDSHAKE_STACK);
+      } finally {
+        conn.close();
+      }
+    });
+  }
+});
+
+Deno.test("qemu source: a destination that never answers the ClientHello freezes the control plane", async (t) => {
+  const hasGdb = await gdbAvailable();
+  for (const src of implementations) {
+    await t.step(src.name, async () => {
+      using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      await using source = await src.source({
+        channels: 2,
+        ram: RAM,
+        tls: TLS,
+        connect: { hostname: "127.0.0.1", port: listener.addr.port },
+      });
+      // Accepted, then never read from or written to.
+      using _held = await listener.accept();
+      const outcome = await source.outcome(AbortSignal.timeout(1_500));
+      assert.equal(outcome.status, "frozen");
+      if (hasGdb) assert.match(String(outcome.evidence?.stacks), HANDSHAKE_STACK);
+    });
+  }
+});
+
 Deno.test("qemu destination: a UUID mismatch is reported as its version reports it (spec §6.1)", async (t) => {
   for (const dst of implementations) {
     await t.step(dst.name, async () => {
