@@ -7,11 +7,10 @@
  * @module
  */
 
-import type { TlsOptions } from "../../harness/implementation.ts";
 import { pkiDir } from "../../harness/pki/pki.ts";
 import { type Case, type CaseContext, defineCase, type Observation } from "../case.ts";
 import { observeOutcome } from "../observe.ts";
-import { driveDestination, driveSource, judgeSource, tlsWith } from "./drive.ts";
+import { driveDestination, driveSource, judgeSource, type SourceRun, tlsWith } from "./drive.ts";
 import { TLS_BYE, TLS_CLEAN_TERMINATION, TLS_CLIENT, TLS_HANDSHAKE, TLS_SERVER } from "./refs.ts";
 
 /**
@@ -32,12 +31,16 @@ async function untrustedClientPki(): Promise<{ dir: string } & AsyncDisposable> 
   };
 }
 
+/**
+ * A source under test that must refuse the destination (`run` says how the destination
+ * misbehaves) before sending any init packet over the channel.
+ */
 async function sourceRefuses(
   ctx: CaseContext,
   spec: Case,
-  destinationTls: TlsOptions,
+  run: SourceRun,
 ): Promise<Observation> {
-  const result = await driveSource(ctx, spec, { tls: true, destinationTls, waitMs: 20_000 });
+  const result = await driveSource(ctx, spec, { tls: true, waitMs: 20_000, ...run });
   const observed = observeOutcome(result.source);
   const inits = result.transcript.connections.filter((c) => c.init).length;
   return {
@@ -173,7 +176,7 @@ const certificates: Case[] = [
     channels: 2,
     expected: { kind: "reject", errorClass: "E_TLS" },
     run(ctx) {
-      return sourceRefuses(ctx, this, tlsWith("other-ca"));
+      return sourceRefuses(ctx, this, { destinationTls: tlsWith("other-ca") });
     },
   }),
   defineCase({
@@ -189,7 +192,7 @@ const certificates: Case[] = [
     expected: { kind: "reject", errorClass: "E_TLS" },
     representative: true,
     run(ctx) {
-      return sourceRefuses(ctx, this, tlsWith("wrong-name"));
+      return sourceRefuses(ctx, this, { destinationTls: tlsWith("wrong-name") });
     },
   }),
 ];
@@ -230,18 +233,8 @@ const handshakeStalls: Case[] = [
     transport: "tls",
     channels: 2,
     expected: { kind: "reject", errorClass: "E_TIMEOUT" },
-    async run(ctx) {
-      const result = await driveSource(ctx, this, {
-        tls: true,
-        stallTlsHandshakes: true,
-        waitMs: STALL_WAIT_MS,
-      });
-      const observed = observeOutcome(result.source);
-      return {
-        ...observed,
-        evidence: { ...observed.evidence, observer: result.destination },
-        transcript: result.transcript,
-      };
+    run(ctx) {
+      return sourceRefuses(ctx, this, { stallTlsHandshakes: true, waitMs: STALL_WAIT_MS });
     },
   }),
 ];

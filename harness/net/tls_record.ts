@@ -18,6 +18,23 @@ export const TlsContentType = {
   applicationData: 23,
 } as const;
 
+/**
+ * The start of a TLS 1.2 ClientHello as a client sends it: a handshake record header announcing
+ * 512 bytes, the handshake header of a ClientHello (508 bytes), the client version. A server that
+ * has read a prefix of it waits for the rest; the first 5 bytes are a whole record header.
+ *
+ * @example
+ * ```ts
+ * import { CLIENT_HELLO_PREFIX } from "./tls_record.ts";
+ * console.log(CLIENT_HELLO_PREFIX[0]); // 22 (handshake)
+ * ```
+ */
+export const CLIENT_HELLO_PREFIX: Uint8Array = Uint8Array.of(
+  ...[TlsContentType.handshake, 0x03, 0x01, 0x02, 0x00],
+  ...[0x01, 0x00, 0x01, 0xfc],
+  ...[0x03, 0x03],
+);
+
 /** Length of a TLS 1.3 encrypted alert record with a 16-byte AEAD tag (AES-GCM, ChaCha20). */
 export const TLS13_ALERT_RECORD_LENGTH = 19;
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { CLIENT_HELLO_PREFIX } from "../net/tls_record.ts";
 import type { Outcome, TlsOptions } from "../implementation.ts";
 import { pkiDir } from "../pki/pki.ts";
 import { patternRam, sha256Hex } from "../ram/pattern.ts";
@@ -216,7 +217,7 @@ Deno.test("qemu destination: a TLS handshake that stalls in the ClientHello free
       const conn = await Deno.connect({ hostname, port });
       try {
         // A handshake record header announcing 512 bytes, and nothing more.
-        await conn.write(Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00));
+        await conn.write(CLIENT_HELLO_PREFIX.subarray(0, 5));
         const outcome = await destination.outcome(AbortSignal.timeout(1_500));
         assert.equal(outcome.status, "frozen");
         if (hasGdb) assert.match(String(outcome.evidence?.stacks), HANDSHAKE_STACK);

@@ -224,9 +224,9 @@ class DestinationRun {
     }
   }
 
-  /** Seconds since the first connection (0 before it). */
-  #seconds(): number {
-    return this.#firstAccept === undefined ? 0 : (performance.now() - this.#firstAccept.at) / 1000;
+  /** Seconds from the first connection to `at` (0 before it). */
+  #seconds(at = performance.now()): number {
+    return this.#firstAccept === undefined ? 0 : (at - this.#firstAccept.at) / 1000;
   }
 
   #emit(event: DestinationEvent): void {
@@ -490,7 +490,7 @@ class DestinationRun {
     if (this.#failure) return;
     this.#finished = true;
     const end = this.#loaded ?? { at: performance.now(), cpu: ownCpuSeconds() };
-    const seconds = this.#firstAccept === undefined ? 0 : (end.at - this.#firstAccept.at) / 1000;
+    const seconds = this.#seconds(end.at);
     const transferCpuSeconds = end.cpu - (this.#firstAccept?.cpu ?? 0);
     for (const c of this.#connections) {
       if (c.observed.kind === "multifd" || c.observed.kind === "main") {

@@ -8,6 +8,7 @@
 
 import { encodeInitPacket, INIT_PACKET_SIZE } from "../wire/init_packet.ts";
 import type { InitOverride } from "./source_options.ts";
+import { CLIENT_HELLO_PREFIX } from "../net/tls_record.ts";
 
 /** What to send on a channel before its packets, and what to do after it. */
 export interface InitPlan {
@@ -25,28 +26,10 @@ export interface InitPlan {
 }
 
 /**
- * The start of a TLS 1.2 ClientHello as a client sends it: a handshake record header announcing
- * 512 bytes, the handshake header of a ClientHello, the client version. A server that has read a
- * prefix of it waits for the rest.
- */
-export const CLIENT_HELLO_PREFIX: Uint8Array = new Uint8Array([
-  0x16,
-  0x03,
-  0x01,
-  0x02,
-  0x00, // record: handshake, TLS 1.0 framing, 512 bytes
-  0x01,
-  0x00,
-  0x01,
-  0xfc, // handshake: ClientHello, 508 bytes
-  0x03,
-  0x03, // client_version: TLS 1.2
-]);
-
-/**
  * Plans the init of multifd slot `slot` with VM UUID `uuid`.
  *
- * @throws {RangeError} when `truncateAt`/`stallAt` is outside the init's length.
+ * @throws {RangeError} when `truncateAt`/`stallAt` is outside the init's length, or `tlsStallAt`
+ *   outside the ClientHello prefix.
  * @example
  * ```ts
  * import { planInit } from "./src_init.ts";
@@ -60,14 +43,6 @@ export function planInit(
   override?: InitOverride,
 ): InitPlan {
   const id = override?.id ?? slot;
-  const full = override?.raw ?? encodeInitPacket({
-    magic: override?.magic,
-    version: override?.version,
-    uuid: override?.uuid ?? uuid,
-    id,
-    unused1: override?.unused1,
-    unused2: override?.unused2,
-  });
   const tlsStallAt = override?.tlsStallAt;
   if (tlsStallAt !== undefined) {
     const most = CLIENT_HELLO_PREFIX.length;
@@ -81,6 +56,14 @@ export function planInit(
       tlsStall: CLIENT_HELLO_PREFIX.subarray(0, tlsStallAt),
     };
   }
+  const full = override?.raw ?? encodeInitPacket({
+    magic: override?.magic,
+    version: override?.version,
+    uuid: override?.uuid ?? uuid,
+    id,
+    unused1: override?.unused1,
+    unused2: override?.unused2,
+  });
   if (override?.truncateAt !== undefined && override.stallAt !== undefined) {
     throw new RangeError(`init of slot ${slot}: truncateAt and stallAt exclude each other`);
   }

@@ -24,7 +24,7 @@ Deno.test("planInit: QEMU's init by default, every field or the raw bytes overri
 Deno.test("planInit: a TLS handshake stall sends a ClientHello prefix and no init", () => {
   const stalled = planInit(1, undefined, { tlsStallAt: 5 });
   assert.deepEqual([stalled.bytes.length, stalled.then], [0, "stall"]);
-  assert.deepEqual(stalled.tlsStall, Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00));
+  assert.deepEqual(stalled.tlsStall, Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00)); // a record header
   assert.equal(planInit(1, undefined, { tlsStallAt: 0 }).tlsStall?.length, 0);
   assert.throws(() => planInit(1, undefined, { tlsStallAt: 12 }), /tlsStallAt 12 outside 0\.\.11/);
 });
