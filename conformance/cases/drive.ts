@@ -13,6 +13,7 @@ import type {
   TlsOptions,
 } from "../../harness/implementation.ts";
 import { runInterop } from "../../harness/interop.ts";
+import { DEFAULT_TIMEOUT_MS } from "../../harness/net/wait.ts";
 import { pkiDir } from "../../harness/pki/pki.ts";
 import { classOf } from "../../harness/wire/errors.ts";
 import type { CaseContext, CaseSpec, Observation } from "../case.ts";
@@ -95,6 +96,9 @@ export async function driveDestination(
     channels: spec.channels,
     ram: RAM,
     connect: dst.endpoint,
+    // A destination under test that stops answering handshakes (a QEMU whose main loop is blocked)
+    // must be seen stuck: the scripted source outwaits the case rather than end the stall itself.
+    handshakeTimeoutMs: DEFAULT_TIMEOUT_MS,
     peer: info(ctx.subject),
     signal: ctx.signal,
     ...(sourceUuid ? { uuid: sourceUuid } : {}),

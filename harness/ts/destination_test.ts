@@ -570,7 +570,7 @@ Deno.test("ts destination with stallTlsHandshakes never answers a TLS source's C
 
 Deno.test("ts destination drops a TLS channel whose source stalls in its ClientHello (scripted source)", async () => {
   const tls = { dir: pkiDir("good"), hostname: "localhost" };
-  await using dst = await start({ tls, readTimeoutMs: 1000 });
+  await using dst = await start({ tls, handshakeTimeoutMs: 1000 });
   await using src = await startTsSource({
     channels: 2,
     ram: RAM,
@@ -587,4 +587,26 @@ Deno.test("ts destination drops a TLS channel whose source stalls in its ClientH
   const source = await src.outcome(AbortSignal.timeout(10_000));
   assert.equal(source.status, "failed");
   assert.match(source.message ?? "", /script stopped after the init packets/);
+});
+
+Deno.test("ts source gives up a TLS handshake the destination never answers", async () => {
+  const tls = { dir: pkiDir("good"), hostname: "localhost" };
+  await using dst = await start({ tls, stallTlsHandshakes: true, acceptTimeoutMs: 10_000 });
+  await using src = await startTsSource({
+    channels: 2,
+    ram: RAM,
+    uuid: UUID,
+    tls,
+    connect: dst.endpoint,
+    handshakeTimeoutMs: 500,
+  });
+  const outcome = await src.outcome(AbortSignal.timeout(10_000));
+  assert.equal(outcome.status, "failed", outcome.message);
+  assert.equal(outcome.errorClass, "E_TIMEOUT");
+  assert.match(outcome.message ?? "", /500 ms waiting for TLS handshake on main channel/);
+  await assert.rejects(
+    startTsSource({ channels: 2, ram: RAM, tls, connect: dst.endpoint, handshakeTimeoutMs: 0 }),
+    /handshakeTimeoutMs must be a positive number of milliseconds, got 0/,
+  );
+  await assert.rejects(start({ tls, handshakeTimeoutMs: -1 }), /handshakeTimeoutMs must be/);
 });

@@ -13,6 +13,7 @@ import type {
 } from "../implementation.ts";
 import type { ErrorClass } from "../wire/errors.ts";
 import type { PacketLayout } from "../wire/packet.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../net/tls.ts";
 import { NIL_UUID, parseUuid } from "../wire/uuid.ts";
 import { type FlushStyle, versionInfo } from "../wire/versions.ts";
 import type { DestinationTranscript } from "./dst_transcript.ts";
@@ -55,6 +56,8 @@ export interface TsDestinationOptions extends DestinationOptions {
   readonly flushStyle?: FlushStyle;
   /** Bound of every read on a channel. Default {@linkcode DEFAULT_READ_TIMEOUT_MS}. */
   readonly readTimeoutMs?: number;
+  /** With `tls`: bound of each TLS handshake. Default {@linkcode DEFAULT_HANDSHAKE_TIMEOUT_MS}. */
+  readonly handshakeTimeoutMs?: number;
   /** Bound of the wait for the first connection. Default {@linkcode DEFAULT_ACCEPT_TIMEOUT_MS}. */
   readonly acceptTimeoutMs?: number;
   /** Writes the received guest RAM image to this file at the end. */
@@ -88,6 +91,7 @@ export interface ResolvedDestinationOptions {
   readonly uuidText: string;
   readonly channels: number;
   readonly readTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
   readonly acceptTimeoutMs: number;
 }
 
@@ -142,6 +146,11 @@ export function resolveDestinationOptions(
   }
   const uuid = options.uuid === undefined ? new Uint8Array(NIL_UUID) : parseUuid(options.uuid);
   const readTimeoutMs = positive("readTimeoutMs", options.readTimeoutMs, DEFAULT_READ_TIMEOUT_MS);
+  const handshakeTimeoutMs = positive(
+    "handshakeTimeoutMs",
+    options.handshakeTimeoutMs,
+    DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  );
   const acceptTimeoutMs = positive(
     "acceptTimeoutMs",
     options.acceptTimeoutMs,
@@ -156,6 +165,7 @@ export function resolveDestinationOptions(
     uuidText: options.uuid?.toLowerCase() ?? "00000000-0000-0000-0000-000000000000",
     channels,
     readTimeoutMs,
+    handshakeTimeoutMs,
     acceptTimeoutMs,
   };
 }

@@ -61,6 +61,12 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
   if (!Number.isInteger(options.channels) || options.channels < 1 || options.channels > 255) {
     throw new RangeError(`channels must be an integer in 1..255, got ${options.channels}`);
   }
+  for (const name of ["timeoutMs", "handshakeTimeoutMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && value > 0)) {
+      throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`);
+    }
+  }
   const version = options.targetVersion ?? targetVersionOf(options.peer);
   const profile = sourceProfile(version);
   const script = options.script ?? {};
@@ -121,6 +127,7 @@ export async function startTsSource(options: TsSourceOptions): Promise<RunningSo
       tls,
       closeMode: options.tls?.close ?? "clean",
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
       signal,
       onEvent: options.onEvent,
     },

@@ -122,8 +122,10 @@ export interface TsSourceOptions extends SourceOptions {
    * replayed; default: the capture for the target version under `fixtures/`.
    */
   readonly mainTemplate?: string | Uint8Array;
-  /** Bound of every single wait (connect, handshake, write), default 30 000 ms. */
+  /** Bound of every single wait (connect, write), default 30 000 ms. */
   readonly timeoutMs?: number;
+  /** With `tls`: bound of each TLS handshake, default 10 000 ms. */
+  readonly handshakeTimeoutMs?: number;
   /** Called for every event (connections, errors, progress); the CLI prints them. */
   readonly onEvent?: (event: SourceEvent) => void;
 }

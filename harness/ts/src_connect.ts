@@ -32,6 +32,8 @@ export interface ConnectPlan {
   /** How the channels end when they are disposed of without a close. */
   readonly closeMode?: CloseMode;
   readonly timeoutMs: number;
+  /** Bound of each TLS handshake. */
+  readonly handshakeTimeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: SourceEvent) => void;
 }
@@ -103,6 +105,7 @@ export async function openChannels(plan: ConnectPlan): Promise<OpenedChannels> {
         tls: init?.tlsStall ? undefined : plan.tls,
         closeMode: plan.closeMode,
         timeoutMs: plan.timeoutMs,
+        handshakeTimeoutMs: plan.handshakeTimeoutMs,
         writeTimeoutMs: plan.timeoutMs,
         signal: plan.signal,
       });

@@ -63,6 +63,8 @@ export interface OpenOptions extends WaitOptions {
   readonly tls?: TlsClientCredentials;
   /** Bound of each write. */
   readonly writeTimeoutMs: number;
+  /** Bound of the TLS handshake; default `DEFAULT_HANDSHAKE_TIMEOUT_MS` of `harness/net/tls.ts`. */
+  readonly handshakeTimeoutMs?: number;
   /** How the channel ends when it is disposed of without {@linkcode SourceConnection.close}. */
   readonly closeMode?: CloseMode;
 }
@@ -129,7 +131,7 @@ export class SourceConnection implements AsyncDisposable {
       name: options.name,
       signal: options.signal,
       timeoutMs: options.timeoutMs,
-      handshakeTimeoutMs: options.timeoutMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
     });
     return new SourceConnection(tcp, secure, options);
   }
